@@ -18,7 +18,7 @@ import dataclasses
 import enum
 import json
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Union
 
 __all__ = [
@@ -49,6 +49,10 @@ __all__ = [
     "normalize_name",
     "name_key",
     "validate_room",
+    "with_nonce",
+    "presence_notices",
+    "welcome_text_v1",
+    "name_taken_text_v1",
 ]
 
 SUBPROTOCOL = "roomchat.v2"
@@ -480,3 +484,19 @@ def encode_v1(msg: ServerMessage) -> str | None:
 def with_nonce(record: ChatRecord, nonce: str | None) -> ChatRecord:
     """The sender's copy of a record carries the nonce it sent, as its acknowledgement."""
     return dataclasses.replace(record, nonce=nonce)
+
+
+def presence_notices(event: str, name: str) -> tuple[Notice, Notice]:
+    """The (v1, v2) notices that someone joined or left: v1 keeps the seed's Chinese text."""
+    if event == "join":
+        return Notice(f"用户「{name}」加入了房间"), Notice(f"{name} joined", event, name)
+    return Notice(f"用户「{name}」离开了房间"), Notice(f"{name} left", event, name)
+
+
+def welcome_text_v1(room: str, online: int) -> str:
+    """The seed's welcome line, counting the members of the room (seed defect 5)."""
+    return f"已加入房间「{room}」,当前 {online} 人在线"
+
+
+def name_taken_text_v1(name: str) -> str:
+    return f"用户名「{name}」已被占用,请换一个名字"

@@ -1,0 +1,107 @@
+"""``roomchat-server``: the headless server (also ``python -m server``)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import errno
+import logging
+import signal
+import sys
+from pathlib import Path
+
+from . import __version__
+from .app import ChatServer, ServerConfig
+from .store import StoreError
+
+__all__ = ["main", "default_data_dir"]
+
+
+def default_data_dir() -> Path:
+    """The platform's user data folder (``~/.local/share/RoomChat`` on Linux)."""
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("RoomChat", appauthor=False)) / "server"
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="roomchat-server", description="RoomChat LAN chat server")
+    parser.add_argument("--host", default="0.0.0.0", help="address to bind (default 0.0.0.0)")
+    parser.add_argument("--port", type=int, default=8080, help="port for WebSocket and HTTP (default 8080)")
+    parser.add_argument("--data-dir", type=Path, default=None, help="where history is kept")
+    parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    parser.add_argument("--rate-limit", type=float, default=20.0,
+                        help="messages per second per connection, bursts of twice that (0 = off)")
+    parser.add_argument("--max-conns-per-ip", type=int, default=64,
+                        help="concurrent connections per IP address (0 = off)")
+    parser.add_argument("--retention", type=int, default=10_000, help="messages kept per room (0 = all)")
+    parser.add_argument("--key", default=None, help="room key every join must carry")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    return parser.parse_args(argv)
+
+
+async def serve(config: ServerConfig) -> int:
+    server = ChatServer(config)
+    try:
+        await server.start()
+    except OSError as exc:
+        server.store.close()
+        if exc.errno == errno.EADDRINUSE:
+            print(f"roomchat-server: port {config.port} is already in use; choose another with --port",
+                  file=sys.stderr)
+        else:
+            print(f"roomchat-server: cannot listen on {config.host}:{config.port}: {exc.strerror or exc}",
+                  file=sys.stderr)
+        return 2
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(signum, stop.set)
+        except NotImplementedError:  # Windows: KeyboardInterrupt still ends asyncio.run
+            pass
+    print(f"roomchat-server {__version__} listening on ws://{config.host}:{server.port}/ "
+          f"(history in {config.data_dir})", flush=True)
+    try:
+        await stop.wait()
+    finally:
+        await server.stop()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.log_level != "debug":  # one line per HTTP request and connection is noise
+        logging.getLogger("websockets").setLevel(logging.WARNING)
+    config = ServerConfig(
+        data_dir=args.data_dir or default_data_dir(),
+        host=args.host,
+        port=args.port,
+        rate_limit=args.rate_limit,
+        rate_burst=max(1, int(args.rate_limit * 2)),
+        max_conns_per_ip=args.max_conns_per_ip,
+        retention=args.retention,
+        key=args.key,
+    )
+    try:
+        runner = _runner()
+        return runner(serve(config))
+    except StoreError as exc:
+        print(f"roomchat-server: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 0
+
+
+def _runner():
+    """uvloop where it exists (not on Windows): the headless server's hot path is I/O."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run
+    return uvloop.run
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,305 @@
+"""The transport: websockets server, HTTP on the same port, limits, coalesced writes.
+
+This is the only server module that touches sockets. It turns frames into protocol
+messages for the :class:`~server.hub.Hub` and implements the hub's ``Session`` and
+``Delivery`` interfaces:
+
+* a fan-out frames the message once (the WebSocket frame bytes are the same for every
+  recipient) and appends those bytes to each recipient's outbox;
+* once per event-loop turn every outbox is written with one ``transport.write``, so a
+  connection that is owed 30 messages costs one system call, not 30;
+* a connection whose unsent bytes pass ``max_buffer`` (it stopped reading) is closed with
+  1008 instead of buffering without bound; it resumes later with ``since``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import http
+import json
+import logging
+import struct
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.datastructures import Headers
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+from websockets.protocol import State
+
+from . import __version__, protocol
+from .hub import Hub
+from .limits import TokenBucket
+from .protocol import SUBPROTOCOL, ProtocolError, Version
+from .store import HistoryStore
+from .webroot import WebRoot
+
+__all__ = ["ServerConfig", "ChatServer"]
+
+log = logging.getLogger(__name__)
+
+CLOSE_TOO_SLOW = 1008
+
+
+@dataclass
+class ServerConfig:
+    """Everything ``roomchat-server`` can be told; the desktop host uses the same."""
+
+    data_dir: Path
+    host: str = "0.0.0.0"
+    port: int = 8080
+    # Limits
+    rate_limit: float = 20.0
+    rate_burst: int = 40
+    max_conns_per_ip: int = 64
+    max_frame: int = 64 * 1024
+    max_buffer: int = 1024 * 1024
+    retention: int = 10_000
+    # Heartbeat: ping every interval, drop a peer silent for interval + timeout.
+    ping_interval: float = 30.0
+    ping_timeout: float = 30.0
+    # Access
+    key: str | None = None
+
+
+def _frame_header(length: int) -> bytes:
+    """Header of an unmasked, unfragmented text frame (RFC 6455 section 5.2)."""
+    if length < 126:
+        return bytes((0x81, length))
+    if length < 65536:
+        return struct.pack("!BBH", 0x81, 126, length)
+    return struct.pack("!BBQ", 0x81, 127, length)
+
+
+def _wire(text: str) -> bytes:
+    data = text.encode()
+    return _frame_header(len(data)) + data
+
+
+class Outboxes:
+    """Coalesces what each connection is owed into one write per event-loop turn."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, max_buffer: int) -> None:
+        self._loop = loop
+        self._max_buffer = max_buffer
+        self._dirty: list[WebSocketSession] = []
+
+    def push(self, session: WebSocketSession, wire: bytes) -> None:
+        if session.dead:
+            return
+        if not session.chunks:
+            if not self._dirty:
+                self._loop.call_soon(self.flush)
+            self._dirty.append(session)
+        session.chunks.append(wire)
+
+    def flush(self) -> None:
+        dirty, self._dirty = self._dirty, []
+        for session in dirty:
+            chunks, session.chunks = session.chunks, []
+            connection = session.connection
+            if connection.protocol.state is not State.OPEN:
+                continue
+            transport = connection.transport
+            transport.write(b"".join(chunks) if len(chunks) > 1 else chunks[0])
+            if transport.get_write_buffer_size() > self._max_buffer:
+                session.kill(CLOSE_TOO_SLOW, "too slow: fell more than 1 MiB behind, resume with since")
+
+    def broadcast(self, sessions: Iterable[WebSocketSession], text: str) -> None:
+        """The hub's Delivery: frame once, queue everywhere."""
+        wire = None
+        for session in sessions:
+            if wire is None:
+                wire = _wire(text)
+            self.push(session, wire)
+
+
+class WebSocketSession:
+    """One websocket connection as the hub sees it (the hub's ``Session``)."""
+
+    __slots__ = ("connection", "version", "chunks", "dead", "_outboxes", "bucket")
+
+    def __init__(self, connection: ServerConnection, outboxes: Outboxes, bucket: TokenBucket) -> None:
+        self.connection = connection
+        self.version = Version.V2 if connection.subprotocol == SUBPROTOCOL else Version.V1
+        self.chunks: list[bytes] = []
+        self.dead = False
+        self._outboxes = outboxes
+        self.bucket = bucket
+
+    def send(self, text: str) -> None:
+        self._outboxes.push(self, _wire(text))
+
+    def close(self, code: int, reason: str) -> None:
+        self.kill(code, reason)
+
+    def kill(self, code: int, reason: str) -> None:
+        """Stop queueing for this connection and close it in the background."""
+        if self.dead:
+            return
+        self.dead = True
+        self.chunks.clear()
+        task = asyncio.get_running_loop().create_task(self.connection.close(code, reason))
+        _background.add(task)
+        task.add_done_callback(_background.discard)
+
+
+_background: set[asyncio.Task] = set()
+
+
+class ChatServer:
+    """One RoomChat server: ``await start()``, ``await stop()``."""
+
+    def __init__(self, config: ServerConfig) -> None:
+        self.config = config
+        self.store = HistoryStore(Path(config.data_dir) / "history.sqlite3", retention=config.retention)
+        self.web = WebRoot()
+        self._server: Server | None = None
+        self._hub: Hub | None = None
+        self._outboxes: Outboxes | None = None
+        self._per_ip: dict[str, int] = {}
+        self._connections = 0
+
+    @property
+    def port(self) -> int:
+        assert self._server is not None, "not started"
+        return self._server.sockets[0].getsockname()[1]
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._outboxes = Outboxes(loop, self.config.max_buffer)
+        self._hub = Hub(self.store, self._outboxes, loop.call_soon, key=self.config.key)
+        self._server = await serve(
+            self._handle,
+            self.config.host,
+            self.config.port,
+            process_request=self._process_request,
+            select_subprotocol=_select_subprotocol,
+            compression=None,
+            max_size=self.config.max_frame,
+            max_queue=64,
+            ping_interval=self.config.ping_interval,
+            ping_timeout=self.config.ping_timeout,
+            server_header=f"RoomChat/{__version__}",
+        )
+        log.info("serving on %s:%d", self.config.host, self.port)
+
+    async def stop(self) -> None:
+        """Deliver what is queued, close every client with 1001, flush and close history."""
+        if self._server is None:
+            return
+        assert self._hub is not None and self._outboxes is not None
+        self._hub.flush()
+        self._outboxes.flush()
+        self._server.close(close_connections=True)
+        await self._server.wait_closed()
+        self._hub.flush()
+        self.store.close()
+        self._server = None
+        log.info("stopped")
+
+    async def serve_forever(self) -> None:
+        assert self._server is not None
+        await self._server.serve_forever()
+
+    # HTTP ---------------------------------------------------------------------
+
+    def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        if request.headers.get("Upgrade", "").lower() == "websocket":
+            ip = _peer_ip(connection)
+            limit = self.config.max_conns_per_ip
+            if limit and self._per_ip.get(ip, 0) >= limit:
+                response = connection.respond(
+                    http.HTTPStatus.TOO_MANY_REQUESTS,
+                    f"too many connections from {ip} (limit {limit})\n",
+                )
+                return response
+            return None
+        path = request.path.split("?", 1)[0]
+        if path == "/healthz":
+            body = json.dumps(
+                {
+                    "status": "ok",
+                    "version": __version__,
+                    "rooms": self._hub.room_count if self._hub else 0,
+                    "connections": self._connections,
+                }
+            ).encode()
+            return _response(connection, http.HTTPStatus.OK, body, "application/json")
+        found = self.web.get(path)
+        if found is None:
+            return connection.respond(http.HTTPStatus.NOT_FOUND, "not found\n")
+        body, content_type = found
+        return _response(connection, http.HTTPStatus.OK, body, content_type)
+
+    # WebSocket ----------------------------------------------------------------
+
+    async def _handle(self, connection: ServerConnection) -> None:
+        assert self._hub is not None and self._outboxes is not None
+        hub = self._hub
+        ip = _peer_ip(connection)
+        self._per_ip[ip] = self._per_ip.get(ip, 0) + 1
+        self._connections += 1
+        session = WebSocketSession(
+            connection, self._outboxes, TokenBucket(self.config.rate_limit, self.config.rate_burst)
+        )
+        try:
+            async for frame in connection:
+                self._dispatch(hub, session, frame)
+        except ConnectionClosed:
+            pass
+        finally:
+            hub.disconnect(session)
+            session.dead = True
+            self._connections -= 1
+            remaining = self._per_ip[ip] - 1
+            if remaining:
+                self._per_ip[ip] = remaining
+            else:
+                del self._per_ip[ip]
+
+    def _dispatch(self, hub: Hub, session: WebSocketSession, frame: str | bytes) -> None:
+        try:
+            message = protocol.parse_client(frame)
+            if not session.bucket.allow():
+                raise ProtocolError(
+                    protocol.ErrorCode.RATE_LIMITED,
+                    "too many messages, slow down",
+                    getattr(message, "nonce", None),
+                )
+            if isinstance(message, protocol.Chat):
+                hub.chat(session, message)
+            elif isinstance(message, protocol.Ping):
+                session.send(protocol.encode(protocol.Pong()))
+            elif isinstance(message, protocol.Join):
+                hub.join(session, message)
+            elif isinstance(message, protocol.Typing):
+                hub.typing(session, message)
+            elif isinstance(message, protocol.Leave):
+                hub.leave(session)
+        except ProtocolError as error:
+            hub.reply_error(session, error)
+
+
+def _select_subprotocol(connection: ServerConnection, offered: list[str]) -> str | None:
+    return SUBPROTOCOL if SUBPROTOCOL in offered else None
+
+
+def _peer_ip(connection: ServerConnection) -> str:
+    address = connection.remote_address
+    return str(address[0]) if address else "?"
+
+
+def _response(connection: ServerConnection, status: http.HTTPStatus, body: bytes, content_type: str) -> Response:
+    headers = Headers(
+        [
+            ("Content-Type", content_type),
+            ("Content-Length", str(len(body))),
+            ("Cache-Control", "no-cache"),
+            ("X-Content-Type-Options", "nosniff"),
+            ("Connection", "close"),
+        ]
+    )
+    return Response(status.value, status.phrase, headers, body)

@@ -1,0 +1,315 @@
+"""The room hub: membership, presence, who receives what, in which order.
+
+The hub knows nothing of sockets or SQLite. It sees connections as :class:`Session` objects
+(send a text frame, close), persistence as a :class:`History`, and hands every fan-out to a
+:class:`Delivery`, so another transport or a Redis fan-out can replace either side.
+
+Chat messages are committed before anyone hears of them: :meth:`Hub.chat` assigns the id
+and queues the record; :meth:`Hub.flush` (scheduled once per event-loop turn) writes the
+whole batch in one commit and then delivers it to the members present at that moment. A
+joiner reads committed history and receives the batch live, so nothing is missed or doubled.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import secrets
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from . import protocol
+from .protocol import (
+    ChatRecord,
+    Error,
+    ErrorCode,
+    History as HistoryMessage,
+    Members,
+    Notice,
+    ProtocolError,
+    TypingNotice,
+    Version,
+    Welcome,
+    name_key,
+)
+
+__all__ = ["Hub", "Session", "History", "Delivery", "HISTORY_ON_JOIN", "CLOSE_REPLACED"]
+
+log = logging.getLogger(__name__)
+
+HISTORY_ON_JOIN = 50
+"""How many messages a joiner without ``since`` receives."""
+
+HISTORY_FRAME_MAX = 200
+"""Messages per ``history`` frame, so a long resume never exceeds a client's frame limit."""
+
+CLOSE_REPLACED = 4000
+"""Close code for a stale connection taken over by its owner's new one."""
+
+
+class Session(Protocol):
+    """One client connection as the hub sees it."""
+
+    version: Version
+
+    def send(self, text: str) -> None:
+        """Queue one text frame; never blocks."""
+
+    def close(self, code: int, reason: str) -> None:
+        """Start closing the connection; never blocks."""
+
+
+class History(Protocol):
+    """Where messages are kept (server.store.HistoryStore)."""
+
+    def last_id(self, room: str) -> int: ...
+
+    def recent(self, room: str, user: str, limit: int) -> list[ChatRecord]: ...
+
+    def since(self, room: str, user: str, after_id: int) -> list[ChatRecord]: ...
+
+    def append_batch(self, records: Sequence[ChatRecord]) -> None: ...
+
+
+class Delivery(Protocol):
+    """Fan-out: one encoded frame to many sessions (framed once, not once per session)."""
+
+    def broadcast(self, sessions: Iterable[Session], text: str) -> None: ...
+
+
+@dataclass(eq=False, slots=True)
+class Member:
+    session: Session
+    name: str
+    room: Room
+    resume: str
+
+
+@dataclass(eq=False, slots=True)
+class Room:
+    name: str
+    next_id: int
+    members: dict[str, Member] = field(default_factory=dict)  # name_key -> Member
+    # Recipients by version, rebuilt on membership change (fan-out reads them per message).
+    v1: tuple[Session, ...] = ()
+    v2: tuple[Session, ...] = ()
+
+    def reindex(self) -> None:
+        sessions = [m.session for m in self.members.values()]
+        self.v1 = tuple(s for s in sessions if s.version is Version.V1)
+        self.v2 = tuple(s for s in sessions if s.version is Version.V2)
+
+    def names(self) -> tuple[str, ...]:
+        return tuple(sorted((m.name for m in self.members.values()), key=str.casefold))
+
+
+class Hub:
+    """All rooms of one server."""
+
+    def __init__(
+        self,
+        history: History,
+        delivery: Delivery,
+        schedule: Callable[[Callable[[], None]], object],
+        *,
+        key: str | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._history = history
+        self._delivery = delivery
+        self._schedule = schedule
+        self._key = key
+        self._clock = clock
+        self._rooms: dict[str, Room] = {}
+        self._members: dict[Session, Member] = {}
+        self._pending: list[tuple[ChatRecord, Member]] = []
+        self._history_failed = False
+
+    # Queries ----------------------------------------------------------------
+
+    @property
+    def room_count(self) -> int:
+        return len(self._rooms)
+
+    def member_of(self, session: Session) -> Member | None:
+        return self._members.get(session)
+
+    # Commands ---------------------------------------------------------------
+
+    def join(self, session: Session, request: protocol.Join) -> None:
+        """Join ``request.room``; refusals go back to ``session`` and leave it unjoined."""
+        if self._key is not None and not hmac.compare_digest(
+            (request.key or "").encode(), self._key.encode()
+        ):
+            self._refuse(session, ErrorCode.BAD_KEY, "this room needs the right key")
+            return
+        old = self._members.get(session)
+        if old is not None:
+            self.leave(session)
+        room = self._rooms.get(request.room)
+        if room is None:
+            room = Room(request.room, self._history.last_id(request.room) + 1)
+        key = name_key(request.user_id)
+        holder = room.members.get(key)
+        replacing = False
+        if holder is not None:
+            if request.resume and hmac.compare_digest(request.resume.encode(), holder.resume.encode()):
+                self._drop(holder)
+                holder.session.close(CLOSE_REPLACED, "replaced by a new connection")
+                replacing = True
+            else:
+                self._refuse(
+                    session,
+                    ErrorCode.NAME_TAKEN,
+                    f"the name {request.user_id!r} is taken in this room",
+                    protocol.name_taken_text_v1(request.user_id),
+                )
+                return
+        self._rooms[room.name] = room
+        member = Member(session, request.user_id, room, secrets.token_urlsafe(18))
+        room.members[key] = member
+        room.reindex()
+        self._members[session] = member
+        self._greet(member, request.since)
+        if not replacing:
+            self._announce(room, "join", member)
+
+    def leave(self, session: Session) -> None:
+        """Leave the current room (explicitly, by a second join, or on disconnect)."""
+        member = self._members.get(session)
+        if member is None:
+            return
+        self._drop(member)
+        if member.room.members:
+            self._announce(member.room, "leave", member)
+
+    def chat(self, session: Session, request: protocol.Chat) -> None:
+        """Queue a message; it is stored and delivered by the next :meth:`flush`."""
+        member = self._members.get(session)
+        if member is None:
+            raise ProtocolError(ErrorCode.NOT_JOINED, "join a room first", request.nonce)
+        to = request.to if session.version is Version.V2 else None
+        if to is not None:
+            addressee = member.room.members.get(name_key(to))
+            if addressee is None:
+                raise ProtocolError(ErrorCode.NO_SUCH_MEMBER, f"{to!r} is not in this room", request.nonce)
+            to = addressee.name
+        room = member.room
+        record = ChatRecord(
+            room.next_id, room.name, member.name, request.content, int(self._clock() * 1000), to, request.nonce
+        )
+        room.next_id += 1
+        if not self._pending:
+            self._schedule(self.flush)
+        self._pending.append((record, member))
+
+    def typing(self, session: Session, request: protocol.Typing) -> None:
+        member = self._members.get(session)
+        if member is None:
+            raise ProtocolError(ErrorCode.NOT_JOINED, "join a room first")
+        frame = protocol.encode(TypingNotice(member.name, request.active))
+        self._delivery.broadcast((s for s in member.room.v2 if s is not session), frame)
+
+    def flush(self) -> None:
+        """Commit the queued messages in one batch, then deliver them in id order."""
+        batch, self._pending = self._pending, []
+        if not batch:
+            return
+        try:
+            self._history.append_batch([record for record, _ in batch])
+        except Exception as exc:  # noqa: BLE001 - any store failure: refuse, never crash
+            log.error("history write failed, %d message(s) refused: %s", len(batch), exc)
+            self._history_failed = True
+            for record, member in batch:
+                if member.session.version is Version.V2:
+                    member.session.send(
+                        protocol.encode(
+                            Error(ErrorCode.UNAVAILABLE, "the server could not store the message", record.nonce)
+                        )
+                    )
+                else:
+                    member.session.send(protocol.encode_v1(Notice("消息未能保存,请稍后再试")) or "")
+            return
+        if self._history_failed:
+            log.warning("history writes work again")
+            self._history_failed = False
+        for record, member in batch:
+            self._deliver(record, member)
+        for room in {member.room for _, member in batch}:
+            self._forget_if_idle(room)
+
+    def disconnect(self, session: Session) -> None:
+        self.leave(session)
+
+    # Internals --------------------------------------------------------------
+
+    def _deliver(self, record: ChatRecord, sender: Member) -> None:
+        room, session = sender.room, sender.session
+        public = protocol.encode(protocol.with_nonce(record, None))
+        if session.version is Version.V2:
+            session.send(protocol.encode(record))
+        if record.to is not None:
+            addressee = room.members.get(name_key(record.to))
+            if addressee is not None and addressee.session is not session:
+                text = public if addressee.session.version is Version.V2 else protocol.encode_v1(record)
+                addressee.session.send(text)
+            return
+        self._delivery.broadcast((s for s in room.v2 if s is not session), public)
+        if room.v1:
+            self._delivery.broadcast((s for s in room.v1 if s is not session), protocol.encode_v1(record))
+
+    def _greet(self, member: Member, since: int | None) -> None:
+        room, session = member.room, member.session
+        if since is None:
+            records = self._history.recent(room.name, member.name, HISTORY_ON_JOIN)
+        else:
+            records = self._history.since(room.name, member.name, since)
+        if session.version is Version.V1:
+            session.send(protocol.encode_v1(Notice(protocol.welcome_text_v1(room.name, len(room.members)))))
+            for record in records:
+                session.send(protocol.encode_v1(record))
+            return
+        session.send(
+            protocol.encode(Welcome(room.name, member.name, room.names(), member.resume, room.next_id - 1))
+        )
+        for start in range(0, len(records), HISTORY_FRAME_MAX):
+            session.send(protocol.encode(HistoryMessage(tuple(records[start : start + HISTORY_FRAME_MAX]))))
+        if not records:
+            session.send(protocol.encode(HistoryMessage(())))
+
+    def _announce(self, room: Room, event: str, member: Member) -> None:
+        """Tell the rest of the room who came or went, and the new member list."""
+        notice_v1, notice_v2 = protocol.presence_notices(event, member.name)
+        others_v2 = [s for s in room.v2 if s is not member.session]
+        self._delivery.broadcast(others_v2, protocol.encode(notice_v2))
+        self._delivery.broadcast(others_v2, protocol.encode(Members(room.names())))
+        self._delivery.broadcast(
+            (s for s in room.v1 if s is not member.session), protocol.encode_v1(notice_v1)
+        )
+
+    def _drop(self, member: Member) -> None:
+        room = member.room
+        room.members.pop(name_key(member.name), None)
+        room.reindex()
+        self._members.pop(member.session, None)
+        self._forget_if_idle(room)
+
+    def _forget_if_idle(self, room: Room) -> None:
+        """Drop an empty room unless queued messages still need its id counter."""
+        if room.members or self._rooms.get(room.name) is not room:
+            return
+        if not any(record.room == room.name for record, _ in self._pending):
+            del self._rooms[room.name]
+
+    def _refuse(self, session: Session, code: ErrorCode, text: str, text_v1: str | None = None) -> None:
+        if session.version is Version.V2:
+            session.send(protocol.encode(Error(code, text)))
+        else:
+            session.send(protocol.encode_v1(Notice(text_v1 or text)) or "")
+
+    def reply_error(self, session: Session, error: ProtocolError) -> None:
+        """v2 clients hear why a frame was refused; v1 clients, like the seed, hear nothing."""
+        if session.version is Version.V2:
+            session.send(protocol.encode(Error(error.code, error.message, error.nonce)))

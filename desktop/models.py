@@ -1,0 +1,280 @@
+"""Item models behind the chat window: the message list and the member list.
+
+The message list holds plain Python items (one small slotted object per
+message) so that 100,000 messages stay cheap; views read them through roles,
+and the bubble delegate reads the whole item through :data:`Role.ITEM`.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable
+
+from PySide6.QtCore import (
+    QAbstractListModel,
+    QCoreApplication,
+    QModelIndex,
+    QPersistentModelIndex,
+    Qt,
+)
+
+from server.protocol import ChatRecord, Notice
+
+__all__ = ["Kind", "DeliveryState", "Role", "MessageItem", "MessageModel", "notice_text"]
+
+
+class Kind(str, enum.Enum):
+    """Who a bubble belongs to, which decides its side and colour."""
+
+    OWN = "own"
+    OTHER = "other"
+    SYSTEM = "system"
+
+
+class DeliveryState(str, enum.Enum):
+    """Where an own message is on its way to the server."""
+
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+
+
+class Role(enum.IntEnum):
+    """Item data roles of :class:`MessageModel` (DisplayRole gives the content)."""
+
+    SENDER = Qt.ItemDataRole.UserRole + 1
+    CONTENT = Qt.ItemDataRole.UserRole + 2
+    TIMESTAMP = Qt.ItemDataRole.UserRole + 3
+    KIND = Qt.ItemDataRole.UserRole + 4
+    STATE = Qt.ItemDataRole.UserRole + 5
+    PRIVATE = Qt.ItemDataRole.UserRole + 6
+    TO = Qt.ItemDataRole.UserRole + 7
+    ID = Qt.ItemDataRole.UserRole + 8
+    NONCE = Qt.ItemDataRole.UserRole + 9
+    ERROR = Qt.ItemDataRole.UserRole + 10
+    ITEM = Qt.ItemDataRole.UserRole + 11
+
+
+def notice_text(event: str | None, user: str | None, fallback: str) -> str:
+    """A system notice in the UI language: known events are translated, others kept as sent."""
+    if event == "join" and user:
+        return QCoreApplication.translate("MessageModel", "%1 joined the room").replace("%1", user)
+    if event == "leave" and user:
+        return QCoreApplication.translate("MessageModel", "%1 left the room").replace("%1", user)
+    return fallback
+
+
+class MessageItem:
+    """One row: a chat message (own or other) or a system notice."""
+
+    __slots__ = ("id", "sender", "content", "timestamp", "kind", "state", "to", "nonce",
+                 "error", "event")
+
+    def __init__(self, *, id: int, sender: str, content: str, timestamp: int, kind: Kind,
+                 state: DeliveryState = DeliveryState.DELIVERED, to: str | None = None,
+                 nonce: str | None = None, error: str = "", event: str | None = None) -> None:
+        self.id = id
+        self.sender = sender
+        self.content = content
+        self.timestamp = timestamp
+        self.kind = kind
+        self.state = state
+        self.to = to
+        self.nonce = nonce
+        self.error = error
+        self.event = event
+
+    @property
+    def text(self) -> str:
+        """What the bubble shows: the content, or for a notice its translated sentence."""
+        if self.kind is Kind.SYSTEM:
+            return notice_text(self.event, self.sender, self.content)
+        return self.content
+
+
+class MessageModel(QAbstractListModel):
+    """The messages of the current room, oldest first, own unconfirmed ones last.
+
+    Messages with a server id are unique by id (history after a reconnect may
+    repeat what is already shown). Own messages enter as *pending* under their
+    nonce and are replaced by the server's copy when it arrives. Rows are
+    inserted one ``beginInsertRows`` per burst, never one per message.
+    """
+
+    def __init__(self, own_name: str = "", parent=None) -> None:
+        super().__init__(parent)
+        self._items: list[MessageItem] = []
+        self._ids: set[int] = set()
+        self._by_nonce: dict[str, MessageItem] = {}
+        self.own_name = own_name
+
+    # Qt model interface ---------------------------------------------------
+
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self._items)
+
+    def roleNames(self) -> dict[int, bytes]:
+        names = dict(super().roleNames())
+        names.update({int(role): role.name.lower().encode() for role in Role})
+        return names
+
+    def data(self, index, role: int = Qt.ItemDataRole.DisplayRole):
+        if not index.isValid() or index.row() >= len(self._items):
+            return None
+        item = self._items[index.row()]
+        if role == Qt.ItemDataRole.DisplayRole or role == Role.CONTENT:
+            return item.text
+        if role == Role.ITEM:
+            return item
+        if role == Role.SENDER:
+            return item.sender
+        if role == Role.TIMESTAMP:
+            return item.timestamp
+        if role == Role.KIND:
+            return item.kind.value
+        if role == Role.STATE:
+            return item.state.value
+        if role == Role.PRIVATE:
+            return item.to is not None
+        if role == Role.TO:
+            return item.to
+        if role == Role.ID:
+            return item.id
+        if role == Role.NONCE:
+            return item.nonce
+        if role == Role.ERROR:
+            return item.error
+        if role == Qt.ItemDataRole.ToolTipRole and item.state is DeliveryState.FAILED:
+            return item.error
+        return None
+
+    def flags(self, index) -> Qt.ItemFlag:
+        if not index.isValid():
+            return Qt.ItemFlag.NoItemFlags
+        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemNeverHasChildren
+
+    # Reading --------------------------------------------------------------
+
+    def item(self, row: int) -> MessageItem:
+        return self._items[row]
+
+    def items(self) -> tuple[MessageItem, ...]:
+        return tuple(self._items)
+
+    def ids(self) -> list[int]:
+        """Server ids in display order (tests check for loss and duplicates with this)."""
+        return [item.id for item in self._items if item.id]
+
+    def row_of_nonce(self, nonce: str) -> int:
+        item = self._by_nonce.get(nonce)
+        return -1 if item is None else self._items.index(item)
+
+    # Changing -------------------------------------------------------------
+
+    def _confirmed_end(self) -> int:
+        """Where server-confirmed rows go: before the trailing block of unconfirmed own ones."""
+        row = len(self._items)
+        while row and self._items[row - 1].state is not DeliveryState.DELIVERED:
+            row -= 1
+        return row
+
+    def _insert(self, row: int, items: list[MessageItem]) -> None:
+        if not items:
+            return
+        self.beginInsertRows(QModelIndex(), row, row + len(items) - 1)
+        self._items[row:row] = items
+        self.endInsertRows()
+
+    def _record_item(self, record: ChatRecord) -> MessageItem:
+        own = bool(self.own_name) and record.sender == self.own_name
+        return MessageItem(id=record.id, sender=record.sender, content=record.content,
+                           timestamp=record.timestamp, kind=Kind.OWN if own else Kind.OTHER,
+                           to=record.to)
+
+    def add_records(self, records: Iterable[ChatRecord]) -> int:
+        """Append server messages in one insertion, skipping ids already shown; return how many."""
+        fresh = []
+        for record in records:
+            if record.id and record.id in self._ids:
+                continue
+            if record.nonce and record.nonce in self._by_nonce:
+                self.deliver(record.nonce, record)
+                continue
+            if record.id:
+                self._ids.add(record.id)
+            fresh.append(self._record_item(record))
+        self._insert(self._confirmed_end(), fresh)
+        return len(fresh)
+
+    def add_notice(self, notice: Notice, timestamp: int) -> None:
+        item = MessageItem(id=0, sender=notice.user_id or "", content=notice.content,
+                           timestamp=timestamp, kind=Kind.SYSTEM, event=notice.event)
+        self._insert(self._confirmed_end(), [item])
+
+    def add_pending(self, nonce: str, record: ChatRecord) -> None:
+        """Show an own message at once, before the server has confirmed it."""
+        item = MessageItem(id=0, sender=record.sender, content=record.content,
+                           timestamp=record.timestamp, kind=Kind.OWN,
+                           state=DeliveryState.PENDING, to=record.to, nonce=nonce)
+        self._by_nonce[nonce] = item
+        self._insert(len(self._items), [item])
+
+    def deliver(self, nonce: str, record: ChatRecord) -> None:
+        """The server stored an own message: give the pending row its id and time."""
+        item = self._by_nonce.pop(nonce, None)
+        if item is None or (record.id and record.id in self._ids):
+            if item is not None:  # already shown under its id: drop the provisional copy
+                self._remove(self._items.index(item))
+            else:
+                self.add_records([record])
+            return
+        row = self._items.index(item)
+        target = self._confirmed_end()
+        if row != target:
+            self.beginMoveRows(QModelIndex(), row, row, QModelIndex(), target)
+            self._items.insert(target, self._items.pop(row))
+            self.endMoveRows()
+            row = target
+        item.id = record.id
+        item.timestamp = record.timestamp or item.timestamp
+        item.state = DeliveryState.DELIVERED
+        item.error = ""
+        if record.id:
+            self._ids.add(record.id)
+        self._changed(row)
+
+    def fail(self, nonce: str, reason: str) -> None:
+        item = self._by_nonce.get(nonce)
+        if item is not None:
+            item.state = DeliveryState.FAILED
+            item.error = reason
+            self._changed(self._items.index(item))
+
+    def retrying(self, nonce: str) -> None:
+        """A failed message was sent again: show it as pending."""
+        item = self._by_nonce.get(nonce)
+        if item is not None:
+            item.state = DeliveryState.PENDING
+            item.error = ""
+            self._changed(self._items.index(item))
+
+    def retranslate(self) -> None:
+        """System notices are worded in the UI language; repaint them after a switch."""
+        if self._items:
+            self.dataChanged.emit(self.index(0), self.index(len(self._items) - 1))
+
+    def clear(self) -> None:
+        self.beginResetModel()
+        self._items.clear()
+        self._ids.clear()
+        self._by_nonce.clear()
+        self.endResetModel()
+
+    def _remove(self, row: int) -> None:
+        self.beginRemoveRows(QModelIndex(), row, row)
+        del self._items[row]
+        self.endRemoveRows()
+
+    def _changed(self, row: int) -> None:
+        index = self.index(row)
+        self.dataChanged.emit(index, index)

@@ -1,0 +1,1 @@
+"""Widgets of the desktop window; they render and report, the window decides."""

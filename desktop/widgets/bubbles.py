@@ -1,0 +1,334 @@
+"""Painting chat bubbles: :class:`BubbleDelegate` lays out and draws one message per row.
+
+All user text is plain text: it goes through QTextLayout and drawText, never
+through Qt's rich-text engine, so ``<b>x</b>`` shows as those characters.
+Words too long for a line wrap anywhere. Sizes are cached per item for the
+current row width, because a non-uniform QListView asks for every row's size
+on each layout pass.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from PySide6.QtCore import QDateTime, QEvent, QPointF, QRectF, QSize, Qt, QUrl, Signal
+from PySide6.QtGui import (
+    QBrush,
+    QColor,
+    QDesktopServices,
+    QFont,
+    QFontMetricsF,
+    QPainter,
+    QPainterPath,
+    QPen,
+    QTextCharFormat,
+    QTextLayout,
+    QTextOption,
+)
+from PySide6.QtWidgets import QStyledItemDelegate
+
+from desktop.models import DeliveryState, Kind, MessageItem, Role
+
+__all__ = ["BubbleDelegate", "find_links", "Palette"]
+
+LINK_PATTERN = re.compile(r"https?://[^\s<>\"'\u2028]+", re.IGNORECASE)
+_TRAILING_PUNCTUATION = ".,;:!?)]}'\"。，、！？）"
+
+
+def find_links(text: str) -> list[tuple[int, int, str]]:
+    """(start, end, url) of every http/https link; other schemes are never links."""
+    links = []
+    for match in LINK_PATTERN.finditer(text):
+        url = match.group(0).rstrip(_TRAILING_PUNCTUATION)
+        if len(url) > len("https://"):
+            links.append((match.start(), match.start() + len(url), url))
+    return links
+
+
+class Palette:
+    """Colours of the seed's page."""
+
+    OWN = QColor("#646cff")
+    OTHER = QColor("#2d2d44")
+    BUBBLE_TEXT = QColor("#ffffff")
+    SYSTEM_TEXT = QColor("#888888")
+    FAILED = QColor("#f43f5e")
+    OWN_LINK = QColor("#ffffff")
+    OTHER_LINK = QColor("#a5b4fc")
+    PRIVATE_OUTLINE = QColor("#fbbf24")
+
+
+# Geometry in pixels
+ROW_GAP = 5            # above and below every bubble
+SIDE_MARGIN = 20       # between the view's edge and a bubble
+PAD_X = 12
+PAD_Y = 8
+META_GAP = 3           # between the text and the meta line
+RADIUS = 8
+MAX_WIDTH_SHARE = 0.7  # of the row, like the seed's max-width: 70%
+MIN_TEXT_WIDTH = 40
+
+
+@dataclass
+class BubbleGeometry:
+    """Where things go inside one row (coordinates relative to the row's top left)."""
+
+    bubble: QRectF
+    layout: QTextLayout
+    text_origin: QPointF
+    meta: str
+    meta_rect: QRectF
+    links: list[tuple[list[QRectF], str]] = field(default_factory=list)
+
+
+def _plain(text: str) -> str:
+    """QTextLayout breaks lines at U+2028 (same length as '\\n', so offsets hold)."""
+    return text.replace("\r\n", " \u2028").replace("\n", "\u2028").replace("\r", "\u2028")
+
+
+class BubbleDelegate(QStyledItemDelegate):
+    """Draws messages as bubbles: own right, others left, notices centred.
+
+    Signals:
+        retryRequested(str): the user clicked a failed own message (its nonce).
+    """
+
+    retryRequested = Signal(str)
+
+    def __init__(self, view) -> None:
+        super().__init__(view)
+        self._view = view
+        self._sizes: dict[MessageItem, tuple[int, QSize]] = {}
+
+    # Fonts ----------------------------------------------------------------
+
+    def _fonts(self) -> tuple[QFont, QFont]:
+        base = self._view.font()
+        meta = QFont(base)
+        meta.setPointSizeF(max(base.pointSizeF() * 0.78, 6.0))
+        return base, meta
+
+    # Layout ---------------------------------------------------------------
+
+    def _row_width(self) -> int:
+        return max(self._view.viewport().width(), 200)
+
+    def _text_layout(self, item: MessageItem, font: QFont, width: float) -> tuple[QTextLayout, float, float]:
+        layout = QTextLayout(_plain(item.text), font)
+        option = QTextOption()
+        option.setWrapMode(QTextOption.WrapMode.WrapAtWordBoundaryOrAnywhere)
+        if item.kind is Kind.SYSTEM:
+            option.setAlignment(Qt.AlignmentFlag.AlignHCenter)
+        layout.setTextOption(option)
+        layout.setCacheEnabled(True)
+        height = 0.0
+        natural = 0.0
+        layout.beginLayout()
+        while True:
+            line = layout.createLine()
+            if not line.isValid():
+                break
+            line.setLineWidth(width)
+            line.setPosition(QPointF(0, height))
+            height += line.height()
+            natural = max(natural, line.naturalTextWidth())
+        layout.endLayout()
+        return layout, natural, height
+
+    def meta_text(self, item: MessageItem) -> str:
+        """The small line under a bubble: sender, local time, privacy and delivery state."""
+        when = QDateTime.fromMSecsSinceEpoch(item.timestamp).toString("HH:mm") if item.timestamp else ""
+        parts = [item.sender, when] if item.sender else [when]
+        if item.to is not None:
+            if item.kind is Kind.OWN:
+                parts.append(self.tr("private to %1").replace("%1", item.to))
+            else:
+                parts.append(self.tr("private"))
+        if item.state is DeliveryState.PENDING:
+            parts.append(self.tr("sending…"))
+        elif item.state is DeliveryState.FAILED:
+            parts.append(self.tr("not sent — click to retry"))
+        return " · ".join(p for p in parts if p)
+
+    def geometry(self, item: MessageItem, row_width: int) -> BubbleGeometry:
+        """Lay out one row; paint, sizeHint and clicks share this."""
+        base, meta_font = self._fonts()
+        if item.kind is Kind.SYSTEM:
+            inner = row_width - 2 * SIDE_MARGIN
+            layout, natural, height = self._text_layout(item, meta_font, inner)
+            bubble = QRectF(SIDE_MARGIN, ROW_GAP, inner, height + 2 * 4)
+            return BubbleGeometry(bubble, layout, QPointF(SIDE_MARGIN, ROW_GAP + 4), "", QRectF())
+        max_text = max(row_width * MAX_WIDTH_SHARE - 2 * PAD_X, MIN_TEXT_WIDTH)
+        layout, natural, text_height = self._text_layout(item, base, max_text)
+        meta = self.meta_text(item)
+        meta_metrics = QFontMetricsF(meta_font)
+        icon = meta_metrics.height() + 4 if item.state is not DeliveryState.DELIVERED or item.to else 0
+        meta_width = min(meta_metrics.horizontalAdvance(meta) + icon, max_text)
+        inner_width = max(natural, meta_width, 16)
+        width = inner_width + 2 * PAD_X
+        height = PAD_Y + text_height + META_GAP + meta_metrics.height() + PAD_Y
+        x = row_width - SIDE_MARGIN - width if item.kind is Kind.OWN else SIDE_MARGIN
+        bubble = QRectF(x, ROW_GAP, width, height)
+        origin = QPointF(x + PAD_X, ROW_GAP + PAD_Y)
+        meta_rect = QRectF(origin.x(), origin.y() + text_height + META_GAP, inner_width,
+                           meta_metrics.height())
+        geometry = BubbleGeometry(bubble, layout, origin, meta, meta_rect)
+        for start, end, url in find_links(item.content):
+            geometry.links.append((self._range_rects(layout, origin, start, end), url))
+        return geometry
+
+    @staticmethod
+    def _range_rects(layout: QTextLayout, origin: QPointF, start: int, end: int) -> list[QRectF]:
+        rects = []
+        for number in range(layout.lineCount()):
+            line = layout.lineAt(number)
+            first, last = line.textStart(), line.textStart() + line.textLength()
+            if last <= start or first >= end:
+                continue
+            left = line.cursorToX(max(start, first))[0]
+            right = line.cursorToX(min(end, last))[0]
+            rects.append(QRectF(origin.x() + left, origin.y() + line.y(), right - left, line.height()))
+        return rects
+
+    def sizeHint(self, option, index) -> QSize:
+        item = index.data(Role.ITEM)
+        if item is None:
+            return QSize(0, 0)
+        width = self._row_width()
+        cached = self._sizes.get(item)
+        if cached is not None and cached[0] == width:
+            return cached[1]
+        bubble = self.geometry(item, width).bubble
+        size = QSize(width, int(bubble.bottom() + ROW_GAP + 0.999))
+        self._sizes[item] = (width, size)
+        return size
+
+    def forget(self, item: MessageItem | None = None) -> None:
+        """Drop cached sizes (one item whose text or state changed, or all of them)."""
+        if item is None:
+            self._sizes.clear()
+        else:
+            self._sizes.pop(item, None)
+
+    # Painting -------------------------------------------------------------
+
+    def paint(self, painter: QPainter, option, index) -> None:
+        item = index.data(Role.ITEM)
+        if item is None:
+            return
+        top_left = QPointF(option.rect.topLeft())
+        geometry = self.geometry(item, option.rect.width())
+        painter.save()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.translate(top_left)
+        if item.kind is Kind.SYSTEM:
+            painter.setPen(Palette.SYSTEM_TEXT)
+            geometry.layout.draw(painter, geometry.text_origin)
+            painter.restore()
+            return
+        own = item.kind is Kind.OWN
+        fill = QColor(Palette.OWN if own else Palette.OTHER)
+        if item.state is DeliveryState.PENDING:
+            fill.setAlphaF(0.55)
+        path = QPainterPath()
+        path.addRoundedRect(geometry.bubble, RADIUS, RADIUS)
+        painter.fillPath(path, fill)
+        if item.to is not None:
+            painter.setPen(QPen(Palette.PRIVATE_OUTLINE, 1.5, Qt.PenStyle.DashLine))
+            painter.drawPath(path)
+        if item.state is DeliveryState.FAILED:
+            painter.setPen(QPen(Palette.FAILED, 2))
+            painter.drawPath(path)
+        painter.setPen(Palette.BUBBLE_TEXT)
+        formats = []
+        link_colour = Palette.OWN_LINK if own else Palette.OTHER_LINK
+        for start, end, _url in find_links(item.content):
+            link = QTextLayout.FormatRange()
+            link.start, link.length = start, end - start
+            char = QTextCharFormat()
+            char.setForeground(QBrush(link_colour))
+            char.setFontUnderline(True)
+            link.format = char
+            formats.append(link)
+        geometry.layout.draw(painter, geometry.text_origin, formats)
+        self._paint_meta(painter, item, geometry)
+        painter.restore()
+
+    def _paint_meta(self, painter: QPainter, item: MessageItem, geometry: BubbleGeometry) -> None:
+        _, meta_font = self._fonts()
+        painter.setFont(meta_font)
+        rect = QRectF(geometry.meta_rect)
+        size = rect.height()
+        icon_rect = QRectF(rect.left(), rect.top() + size * 0.15, size * 0.7, size * 0.7)
+        if item.state is DeliveryState.PENDING:
+            self._draw_clock(painter, icon_rect)
+            rect.setLeft(rect.left() + size + 4)
+        elif item.state is DeliveryState.FAILED:
+            self._draw_failed(painter, icon_rect)
+            rect.setLeft(rect.left() + size + 4)
+        elif item.to is not None:
+            self._draw_lock(painter, icon_rect)
+            rect.setLeft(rect.left() + size + 4)
+        colour = QColor(Palette.BUBBLE_TEXT)
+        colour.setAlphaF(0.75)
+        painter.setPen(colour)
+        metrics = QFontMetricsF(meta_font)
+        text = metrics.elidedText(geometry.meta, Qt.TextElideMode.ElideMiddle, rect.width() + 1)
+        painter.drawText(rect, int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter), text)
+
+    @staticmethod
+    def _draw_clock(painter: QPainter, rect: QRectF) -> None:
+        painter.setPen(QPen(Palette.BUBBLE_TEXT, 1.2))
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.drawEllipse(rect)
+        centre = rect.center()
+        painter.drawLine(centre, QPointF(centre.x(), rect.top() + rect.height() * 0.22))
+        painter.drawLine(centre, QPointF(rect.right() - rect.width() * 0.25, centre.y()))
+
+    @staticmethod
+    def _draw_failed(painter: QPainter, rect: QRectF) -> None:
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(Palette.FAILED)
+        painter.drawEllipse(rect)
+        painter.setPen(QPen(Palette.BUBBLE_TEXT, 1.4))
+        x = rect.center().x()
+        painter.drawLine(QPointF(x, rect.top() + rect.height() * 0.2), QPointF(x, rect.top() + rect.height() * 0.6))
+        painter.drawPoint(QPointF(x, rect.top() + rect.height() * 0.8))
+
+    @staticmethod
+    def _draw_lock(painter: QPainter, rect: QRectF) -> None:
+        painter.setPen(QPen(Palette.PRIVATE_OUTLINE, 1.2))
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        shackle = QRectF(rect.left() + rect.width() * 0.22, rect.top(), rect.width() * 0.56, rect.height() * 0.7)
+        painter.drawArc(shackle, 0, 180 * 16)
+        painter.setBrush(Palette.PRIVATE_OUTLINE)
+        painter.drawRoundedRect(QRectF(rect.left(), rect.top() + rect.height() * 0.4,
+                                       rect.width(), rect.height() * 0.6), 1.5, 1.5)
+
+    # Clicks ---------------------------------------------------------------
+
+    def link_at(self, item: MessageItem, row_rect, pos) -> str | None:
+        """The URL under ``pos`` (view coordinates) in the row at ``row_rect``, if any."""
+        local = QPointF(pos) - QPointF(row_rect.topLeft())
+        for rects, url in self.geometry(item, row_rect.width()).links:
+            if any(rect.contains(local) for rect in rects):
+                return url
+        return None
+
+    def editorEvent(self, event, model, option, index) -> bool:
+        if event.type() != QEvent.Type.MouseButtonRelease or event.button() != Qt.MouseButton.LeftButton:
+            return False
+        item = index.data(Role.ITEM)
+        if item is None:
+            return False
+        url = self.link_at(item, option.rect, event.position())
+        if url is not None:
+            QDesktopServices.openUrl(QUrl(url))
+            return True
+        if item.state is DeliveryState.FAILED and item.nonce:
+            local = event.position() - QPointF(option.rect.topLeft())
+            if self.geometry(item, option.rect.width()).bubble.contains(local):
+                self.retryRequested.emit(item.nonce)
+                return True
+        return False

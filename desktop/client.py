@@ -1,0 +1,666 @@
+"""The desktop app's connection to a RoomChat server.
+
+:class:`ChatConnection` owns the websocket, runs on the qasync loop and talks to
+the window only through Qt signals, so widgets never touch the network. It
+speaks v2 (offering the ``roomchat.v2`` subprotocol) and falls back to the seed's
+v1 when the server answers the join with a ``system`` notice. It reconnects on
+its own with exponential backoff, resumes with ``since`` so nothing is lost or
+shown twice, queues what is typed while offline, and detects dead connections
+with an application heartbeat.
+
+Delivery of own messages (v2) is *at least once*, made exactly once in practice:
+a message stays in the outbox until the server's copy carrying its nonce
+arrives. A message written to a connection that dropped before its
+acknowledgement is written again after the reconnect, unless the resumed
+history already holds it. History carries no nonces, so that check matches a
+record from our own name, with the same content and addressee and an id newer
+than anything seen when the message was sent. The one case this gets wrong: if
+someone else used our name while we were away and sent identical text, our
+message is taken as delivered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import enum
+import errno
+import random
+import secrets
+import socket
+import time
+from collections import OrderedDict
+from typing import Coroutine
+from urllib.parse import parse_qs, urlsplit, urlunsplit
+
+from PySide6.QtCore import QObject, Signal
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
+
+from server.protocol import (
+    SUBPROTOCOL,
+    Chat,
+    ChatRecord,
+    Error,
+    ErrorCode,
+    History,
+    Join,
+    Leave,
+    Members,
+    Notice,
+    Ping,
+    Pong,
+    ProtocolError,
+    Typing,
+    TypingNotice,
+    Welcome,
+    encode,
+    name_key,
+    parse_server,
+)
+
+__all__ = ["ConnectionState", "ChatConnection", "normalize_url", "BAD_ADDRESS", "REPLACED_CLOSE_CODE"]
+
+BAD_ADDRESS = "bad_address"
+"""Error code (besides server.protocol.ErrorCode values) for an address that is not a URL."""
+
+REPLACED_CLOSE_CODE = 4000
+"""The server closes a connection with this code when the same member resumed elsewhere."""
+
+TYPING_REPEAT = 2.0
+"""Seconds between repeated ``typing: true`` frames while someone keeps typing."""
+
+
+class ConnectionState(enum.Enum):
+    OFFLINE = "offline"
+    CONNECTING = "connecting"
+    ONLINE = "online"
+    RECONNECTING = "reconnecting"
+    GAVE_UP = "gave_up"
+
+
+class _Stop(Exception):
+    """The connection ended for good: no reconnect (join refused, replaced, bad address)."""
+
+    def __init__(self, reason: str, code: str | None = None, text: str = "") -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.code = code
+        self.text = text
+
+
+class _Lost(Exception):
+    """The connection failed or dropped; the run loop reconnects."""
+
+    def __init__(self, reason: str, was_online: bool = False) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.was_online = was_online
+
+
+@dataclasses.dataclass
+class _Outgoing:
+    """A message of ours the server has not acknowledged yet."""
+
+    record: ChatRecord
+    sent_on: int = 0
+    """Number of the connection it was last written to; 0 = not written yet."""
+    newest_id_when_sent: int = 0
+    """Its id, if the server stored it, is larger than this."""
+
+
+def normalize_url(text: str) -> tuple[str, str | None]:
+    """Turn what a person typed ("192.168.1.5:8080", an http:// link) into a ws URL.
+
+    Returns the URL and the room key found in its ``?key=`` query, if any.
+    Raises ValueError for something that is not an address.
+    """
+    text = text.strip()
+    if "://" not in text:
+        text = "ws://" + text
+    parts = urlsplit(text)
+    scheme = {"ws": "ws", "http": "ws", "wss": "wss", "https": "wss"}.get(parts.scheme.lower())
+    if scheme is None or not parts.hostname:
+        raise ValueError(f"not a chat server address: {text!r}")
+    parts.port  # raises ValueError for a port that is not a number
+    key = parse_qs(parts.query).get("key", [None])[0]
+    return urlunsplit((scheme, parts.netloc, parts.path or "/", parts.query, "")), key
+
+
+def _describe(exc: BaseException) -> str:
+    """An English reason for a failed connection attempt."""
+    if isinstance(exc, InvalidStatus):
+        return f"the server answered HTTP {exc.response.status_code}"
+    if isinstance(exc, InvalidHandshake):
+        return f"not a chat server ({exc})"
+    if isinstance(exc, socket.gaierror):
+        return "unknown host"
+    if isinstance(exc, TimeoutError):
+        return "connection timed out"
+    if isinstance(exc, ConnectionRefusedError) or (
+        isinstance(exc, OSError)
+        and (exc.errno == errno.ECONNREFUSED or "refused" in str(exc).lower()
+             or "connect call failed" in str(exc).lower())
+    ):
+        return "connection refused"
+    if isinstance(exc, OSError):
+        return exc.strerror or str(exc) or "network error"
+    return str(exc) or type(exc).__name__
+
+
+def _close_reason(ws: ClientConnection) -> str:
+    code = ws.close_code
+    if code == 1001:
+        return "the server is shutting down"
+    if code == 1008:
+        return "the server dropped us for falling behind"
+    if code == 1011:
+        return "server error"
+    if code is None or code == 1006:
+        return "connection lost"
+    return f"connection closed ({code} {ws.close_reason})".strip()
+
+
+class ChatConnection(QObject):
+    """One member's connection to one room, reconnecting until told to leave.
+
+    Signals:
+        stateChanged(state value, English reason)
+        joined(Welcome): every successful (re)join; v1 gets a locally built Welcome
+        protocolChanged(1 | 2): once per successful join
+        messageReceived(ChatRecord): a live message (v1 records have id 0)
+        historyReceived(tuple[ChatRecord, ...]): after each v2 join, only unseen records
+        pendingAdded(nonce, ChatRecord): an own message to show at once (again on retry)
+        messageDelivered(nonce, ChatRecord): the server stored it (record carries the id)
+        messageFailed(nonce, English reason): the server refused it, or we left the room
+        messageRefused(nonce, error code): emitted right before messageFailed
+        noticeReceived(Notice), membersChanged(tuple[str, ...]), typingChanged(name, active)
+        errorReceived(error code, English text): join refusals and errors not tied to a message
+        reconnectScheduled(attempt, delay seconds)
+    """
+
+    stateChanged = Signal(str, str)
+    joined = Signal(object)
+    protocolChanged = Signal(int)
+    messageReceived = Signal(object)
+    historyReceived = Signal(object)
+    pendingAdded = Signal(str, object)
+    messageDelivered = Signal(str, object)
+    messageFailed = Signal(str, str)
+    messageRefused = Signal(str, str)
+    noticeReceived = Signal(object)
+    membersChanged = Signal(object)
+    typingChanged = Signal(str, bool)
+    errorReceived = Signal(str, str)
+    reconnectScheduled = Signal(int, float)
+
+    def __init__(
+        self,
+        parent: QObject | None = None,
+        *,
+        # Reconnects
+        base_delay: float = 1.0,
+        max_delay: float = 30.0,
+        max_attempts: int = 10,
+        jitter: float = 0.2,
+        # Timeouts
+        heartbeat_interval: float = 30.0,
+        pong_timeout: float = 10.0,
+        ws_ping_interval: float | None = 20.0,
+        open_timeout: float = 10.0,
+    ) -> None:
+        super().__init__(parent)
+        self._base_delay = base_delay
+        self._max_delay = max_delay
+        self._max_attempts = max_attempts
+        self._jitter = jitter
+        self._heartbeat_interval = heartbeat_interval
+        self._pong_timeout = pong_timeout
+        self._ws_ping_interval = ws_ping_interval
+        self._open_timeout = open_timeout
+
+        self._state = ConnectionState.OFFLINE
+        self._reason = "not connected"
+        self._url = ""
+        self._name = ""
+        self._room = ""
+        self._key: str | None = None
+        self._protocol = 0
+
+        self._last_id = 0
+        self._resume = ""
+        self._connection_no = 0
+        self._outbox: OrderedDict[str, _Outgoing] = OrderedDict()
+        self._failed: dict[str, _Outgoing] = {}
+
+        self._ws: ClientConnection | None = None
+        self._dead_reason: str | None = None
+        self._pong = asyncio.Event()
+        self._wake = asyncio.Event()
+        self._flush_lock = asyncio.Lock()
+        self._run_task: asyncio.Task | None = None
+        self._teardown: asyncio.Task | None = None
+        self._tasks: set[asyncio.Task] = set()
+        self._typing_sent = False
+        self._typing_at = 0.0
+
+    # Properties ---------------------------------------------------------
+
+    @property
+    def state(self) -> ConnectionState:
+        return self._state
+
+    @property
+    def reason(self) -> str:
+        """English reason that came with the last state change."""
+        return self._reason
+
+    @property
+    def protocol_version(self) -> int:
+        """1 or 2 once joined, 0 before the first join."""
+        return self._protocol
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def room(self) -> str:
+        return self._room
+
+    @property
+    def url(self) -> str:
+        return self._url
+
+    @property
+    def last_id(self) -> int:
+        """Newest message id seen in this room (what a reconnect resumes from)."""
+        return self._last_id
+
+    @property
+    def pending(self) -> tuple[str, ...]:
+        """Nonces of own messages not acknowledged yet, in sending order."""
+        return tuple(self._outbox)
+
+    # Commands from the window --------------------------------------------
+
+    def join(self, url: str, name: str, room: str, key: str | None = None) -> None:
+        """Connect and join; a key in the URL's ``?key=`` is used when ``key`` is None."""
+        previous = self._detach(say_leave=False)
+        try:
+            url, url_key = normalize_url(url)
+        except ValueError as exc:
+            self.errorReceived.emit(BAD_ADDRESS, str(exc))
+            self._set_state(ConnectionState.OFFLINE, "invalid address")
+            return
+        if (url, name_key(name.strip()), room.strip()) != (self._url, name_key(self._name), self._room):
+            if self._room:
+                self._fail_all("not sent: you joined another room")
+            self._last_id = 0
+            self._resume = ""
+        self._url, self._name, self._room = url, name.strip(), room.strip()
+        self._key = key if key is not None else url_key
+        self._protocol = 0
+        self._run_task = self._spawn(self._run(previous))
+
+    def leave(self) -> None:
+        """Leave the room and disconnect; no reconnect."""
+        self._teardown = self._detach(say_leave=True)
+        self._fail_all("not sent: you left the room")
+        self._set_state(ConnectionState.OFFLINE, "left the room")
+
+    def send(self, content: str, to: str | None = None) -> str:
+        """Show an own message at once and send it now or after the next (re)join."""
+        nonce = secrets.token_urlsafe(9)
+        record = ChatRecord(
+            id=0, room=self._room, sender=self._name, content=content,
+            timestamp=int(time.time() * 1000), to=to, nonce=nonce,
+        )
+        self._outbox[nonce] = _Outgoing(record)
+        self.pendingAdded.emit(nonce, record)
+        self._schedule_flush()
+        return nonce
+
+    def retry(self, nonce: str) -> None:
+        """Send a failed message again, as the newest."""
+        entry = self._failed.pop(nonce, None)
+        if entry is None:
+            return
+        self._outbox[nonce] = _Outgoing(entry.record)
+        self.pendingAdded.emit(nonce, entry.record)
+        self._schedule_flush()
+
+    def retry_now(self) -> None:
+        """Reconnect at once (after GAVE_UP, while waiting, or after a refusal), attempts reset."""
+        if self._run_task is not None and not self._run_task.done():
+            self._wake.set()
+        elif self._url and self._name and self._room:
+            self._run_task = self._spawn(self._run(self._detach(say_leave=False)))
+
+    def set_typing(self, active: bool) -> None:
+        """Tell the room we type; repeated ``True`` is sent at most every 2 s."""
+        if self._state is not ConnectionState.ONLINE or self._protocol != 2:
+            return
+        now = time.monotonic()
+        if active and self._typing_sent and now - self._typing_at < TYPING_REPEAT:
+            return
+        if not active and not self._typing_sent:
+            return
+        self._typing_sent, self._typing_at = active, now
+        self._spawn(self._send_quietly(encode(Typing(active))))
+
+    async def close(self) -> None:
+        """Leave and wait until the connection and every task are finished (app quit)."""
+        teardown = self._detach(say_leave=True)
+        if teardown is not None:
+            await teardown
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._set_state(ConnectionState.OFFLINE, "closed")
+
+    # Task plumbing --------------------------------------------------------
+
+    def _spawn(self, coro: Coroutine) -> asyncio.Task:
+        """Start a task and keep a strong reference until it ends (qasync does not)."""
+        task = asyncio.get_event_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    def _detach(self, say_leave: bool) -> asyncio.Task | None:
+        """Stop the current connection; return a task that ends when it is closed."""
+        task, self._run_task = self._run_task, None
+        if task is None:
+            return self._teardown
+        ws = self._ws if say_leave and self._state is ConnectionState.ONLINE else None
+        self._teardown = self._spawn(self._shut_down(task, ws))
+        return self._teardown
+
+    async def _shut_down(self, task: asyncio.Task, ws: ClientConnection | None) -> None:
+        if ws is not None:
+            try:
+                await asyncio.wait_for(ws.send(encode(Leave())), 1.0)
+            except (ConnectionClosed, TimeoutError):
+                pass
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+    def _set_state(self, state: ConnectionState, reason: str) -> None:
+        if (state, reason) == (self._state, self._reason):
+            return
+        self._state, self._reason = state, reason
+        self.stateChanged.emit(state.value, reason)
+
+    # The run loop ----------------------------------------------------------
+
+    def _delay(self, attempt: int) -> float:
+        """Backoff before reconnect ``attempt`` (1-based): base doubling to the cap, +-jitter."""
+        delay = min(self._max_delay, self._base_delay * 2 ** (attempt - 1))
+        return delay * random.uniform(1 - self._jitter, 1 + self._jitter)
+
+    async def _run(self, previous: asyncio.Task | None) -> None:
+        """Connect, serve, and reconnect with backoff until stopped, refused or cancelled."""
+        if previous is not None:
+            await asyncio.gather(previous, return_exceptions=True)
+        self._wake.clear()
+        self._set_state(ConnectionState.CONNECTING, f"connecting to {self._url}")
+        failed_retries = 0
+        is_retry = False
+        while True:
+            try:
+                await self._session()
+            except _Stop as stop:
+                if stop.code is not None:
+                    self.errorReceived.emit(stop.code, stop.text)
+                self._set_state(ConnectionState.OFFLINE, stop.reason)
+                return
+            except _Lost as lost:
+                reason = lost.reason
+                failed_retries = failed_retries + 1 if is_retry and not lost.was_online else 0
+            if failed_retries >= self._max_attempts:
+                self._set_state(
+                    ConnectionState.GAVE_UP,
+                    f"could not reconnect after {failed_retries} tries ({reason})",
+                )
+                await self._wake.wait()
+                self._set_state(ConnectionState.RECONNECTING, "reconnecting now")
+            else:
+                attempt = failed_retries + 1
+                delay = self._delay(attempt)
+                self._set_state(ConnectionState.RECONNECTING, reason)
+                self.reconnectScheduled.emit(attempt, delay)
+                try:
+                    await asyncio.wait_for(self._wake.wait(), delay)
+                except TimeoutError:
+                    pass
+            if self._wake.is_set():
+                self._wake.clear()
+                failed_retries = 0
+            is_retry = True
+
+    async def _session(self) -> None:
+        """One connection: connect, join, then read until it drops. Always raises."""
+        try:
+            ws = await connect(
+                self._url,
+                subprotocols=[SUBPROTOCOL],
+                compression=None,
+                proxy=None,
+                open_timeout=self._open_timeout,
+                ping_interval=self._ws_ping_interval,
+                ping_timeout=self._ws_ping_interval,
+                close_timeout=2.0,
+            )
+        except InvalidURI as exc:
+            raise _Stop("invalid address", BAD_ADDRESS, str(exc)) from None
+        except (OSError, InvalidHandshake, TimeoutError) as exc:
+            raise _Lost(_describe(exc)) from None
+        self._ws = ws
+        self._dead_reason = None
+        online = False
+        heartbeat: asyncio.Task | None = None
+        try:
+            first = await self._join(ws)
+            online = True
+            heartbeat = self._spawn(self._heartbeat(ws))
+            if first is not None:
+                self._handle(first)
+            while True:
+                self._handle_text(await ws.recv())
+        except ConnectionClosed:
+            if ws.close_code == REPLACED_CLOSE_CODE:
+                raise _Stop("replaced by a new connection") from None
+            raise _Lost(self._dead_reason or _close_reason(ws), was_online=online) from None
+        finally:
+            self._ws = None
+            if heartbeat is not None:
+                heartbeat.cancel()
+            if online:
+                self._typing_sent = False
+            await ws.close()
+
+    async def _next_message(self, ws: ClientConnection, what: str):
+        """The next well-formed frame, or _Lost if none comes within the pong timeout."""
+        while True:
+            try:
+                text = await asyncio.wait_for(ws.recv(), self._pong_timeout)
+            except TimeoutError:
+                raise _Lost(f"no answer to {what}") from None
+            try:
+                return parse_server(text)
+            except ProtocolError:
+                continue
+
+    async def _join(self, ws: ClientConnection):
+        """Send the join and take the answer; return a frame to handle next, if read ahead."""
+        await ws.send(encode(Join(
+            self._name, self._room,
+            since=self._last_id or None, resume=self._resume or None, key=self._key,
+        )))
+        answer = await self._next_message(ws, "join")
+        if isinstance(answer, Error):
+            raise _Stop(answer.content or answer.code.value, answer.code.value, answer.content)
+        if isinstance(answer, Notice):
+            self._joined_v1(answer)
+            await self._flush(ws)
+            return None
+        if not isinstance(answer, Welcome):
+            raise _Lost("unexpected answer to join")
+        self._resume = answer.resume
+        self._name = answer.user_id
+        self._connection_no += 1
+        self._protocol = 2
+        self._set_state(ConnectionState.ONLINE, f"joined {answer.room}")
+        self.joined.emit(answer)
+        self.protocolChanged.emit(2)
+        self.membersChanged.emit(answer.members)
+        following = await self._next_message(ws, "join")
+        if isinstance(following, History):
+            self._take_history(following.messages)
+            following = None
+        await self._flush(ws)
+        return following
+
+    def _joined_v1(self, welcome_notice: Notice) -> None:
+        """The server is the seed's (v1): no ids, acks or history; own messages shown locally."""
+        self._connection_no += 1
+        self._protocol = 1
+        self._set_state(ConnectionState.ONLINE, f"joined {self._room}")
+        self.joined.emit(Welcome(self._room, self._name, (), "", 0))
+        self.protocolChanged.emit(1)
+        self.noticeReceived.emit(welcome_notice)
+
+    async def _heartbeat(self, ws: ClientConnection) -> None:
+        """Ping every interval; no pong in time means the connection is dead: abort it."""
+        while True:
+            await asyncio.sleep(self._heartbeat_interval)
+            self._pong.clear()
+            try:
+                await ws.send(encode(Ping()))
+                await asyncio.wait_for(self._pong.wait(), self._pong_timeout)
+            except ConnectionClosed:
+                return
+            except TimeoutError:
+                self._dead_reason = "no answer to ping"
+                if ws.transport is not None:
+                    ws.transport.abort()
+                return
+
+    # Sending ---------------------------------------------------------------
+
+    def _schedule_flush(self) -> None:
+        if self._state is ConnectionState.ONLINE and self._ws is not None:
+            self._spawn(self._flush(self._ws))
+
+    async def _flush(self, ws: ClientConnection) -> None:
+        """Write every queued message not yet written to this connection, in order."""
+        async with self._flush_lock:
+            for nonce in list(self._outbox):
+                entry = self._outbox.get(nonce)
+                if entry is None or entry.sent_on == self._connection_no or ws is not self._ws:
+                    continue
+                entry.sent_on = self._connection_no
+                entry.newest_id_when_sent = self._last_id
+                record = entry.record
+                try:
+                    await ws.send(encode(Chat(record.content, nonce, record.to)))
+                except ConnectionClosed:
+                    return
+                if self._protocol == 1:
+                    del self._outbox[nonce]
+                    self.messageDelivered.emit(
+                        nonce, dataclasses.replace(record, timestamp=int(time.time() * 1000))
+                    )
+
+    async def _send_quietly(self, text: str) -> None:
+        ws = self._ws
+        if ws is not None:
+            try:
+                await ws.send(text)
+            except ConnectionClosed:
+                pass
+
+    def _fail_all(self, reason: str) -> None:
+        for nonce in list(self._outbox):
+            self._fail(nonce, reason, None)
+
+    def _fail(self, nonce: str, reason: str, code: str | None) -> None:
+        entry = self._outbox.pop(nonce)
+        self._failed[nonce] = entry
+        if code is not None:
+            self.messageRefused.emit(nonce, code)
+        self.messageFailed.emit(nonce, reason)
+
+    # Receiving -------------------------------------------------------------
+
+    def _handle_text(self, text: str | bytes) -> None:
+        try:
+            message = parse_server(text)
+        except ProtocolError:
+            return
+        self._handle(message)
+
+    def _handle(self, message) -> None:
+        if isinstance(message, ChatRecord):
+            self._take_record(message)
+        elif isinstance(message, Pong):
+            self._pong.set()
+        elif isinstance(message, Notice):
+            self.noticeReceived.emit(message)
+        elif isinstance(message, Members):
+            self.membersChanged.emit(message.members)
+        elif isinstance(message, TypingNotice):
+            self.typingChanged.emit(message.sender, message.active)
+        elif isinstance(message, Error):
+            if message.nonce is not None and message.nonce in self._outbox:
+                self._fail(message.nonce, message.content or message.code.value, message.code.value)
+            else:
+                self.errorReceived.emit(message.code.value, message.content)
+        elif isinstance(message, History):
+            self._take_history(message.messages)
+
+    def _take_record(self, record: ChatRecord) -> None:
+        """A live message: skip what was seen (by id), settle own acks, show the rest."""
+        if record.id:
+            if record.id <= self._last_id:
+                return
+            self._last_id = record.id
+        if record.nonce is not None and record.nonce in self._outbox:
+            del self._outbox[record.nonce]
+            self.messageDelivered.emit(record.nonce, record)
+            return
+        self.messageReceived.emit(record)
+
+    def _take_history(self, records: tuple[ChatRecord, ...]) -> None:
+        """History after a join: unseen records are shown, our unacked ones settled."""
+        shown: list[ChatRecord] = []
+        delivered: list[tuple[str, ChatRecord]] = []
+        for record in records:
+            if record.id <= self._last_id:
+                continue
+            self._last_id = record.id
+            nonce = self._match_unacked(record)
+            if nonce is None:
+                shown.append(record)
+            else:
+                del self._outbox[nonce]
+                delivered.append((nonce, dataclasses.replace(record, nonce=nonce)))
+        self.historyReceived.emit(tuple(shown))
+        for nonce, record in delivered:
+            self.messageDelivered.emit(nonce, record)
+
+    def _match_unacked(self, record: ChatRecord) -> str | None:
+        """The nonce of an own message written before a drop that this record must be."""
+        if name_key(record.sender) != name_key(self._name):
+            return None
+        for nonce, entry in self._outbox.items():
+            sent = entry.record
+            if (
+                entry.sent_on
+                and record.id > entry.newest_id_when_sent
+                and sent.content == record.content
+                and (sent.to and name_key(sent.to.strip())) == (record.to and name_key(record.to))
+            ):
+                return nonce
+        return None

@@ -1,0 +1,126 @@
+"""Host-a-room mode: the real server, embedded, on its own thread and event loop.
+
+The window only starts and stops it; a busy window never stalls the server because
+:class:`server.thread.ServerThread` runs it on a separate loop.
+"""
+
+from __future__ import annotations
+
+import errno
+import socket
+from pathlib import Path
+from urllib.parse import quote
+
+from platformdirs import user_data_dir
+from PySide6.QtCore import QObject, Signal
+
+from desktop.lan import ipv4_addresses
+from server.app import ServerConfig
+from server.store import StoreError
+from server.thread import ServerThread
+
+__all__ = ["RoomHost", "default_data_dir", "find_free_port"]
+
+_WSAEADDRINUSE = 10048
+"""Windows' code for a port in use (OSError.errno is not EADDRINUSE there)."""
+
+
+def default_data_dir() -> Path:
+    """Where a hosted room keeps its history."""
+    return Path(user_data_dir("RoomChat", appauthor=False)) / "hosted"
+
+
+def _port_in_use(exc: OSError) -> bool:
+    return exc.errno == errno.EADDRINUSE or getattr(exc, "winerror", None) == _WSAEADDRINUSE
+
+
+def find_free_port(start: int, host: str = "0.0.0.0", tries: int = 100) -> int:
+    """The first port from ``start`` on that can be bound, else one the OS picks."""
+    for port in range(start, min(start + tries, 65536)):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            try:
+                probe.bind((host, port))
+                return port
+            except OSError:
+                continue
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((host, 0))
+        return probe.getsockname()[1]
+
+
+class RoomHost(QObject):
+    """Starts and stops the embedded server.
+
+    Signals:
+        started(port): listening on every interface
+        stopped(): every client was closed with 1001 and history flushed
+        failed(reason, suggested free port): could not listen (port in use: the next free
+            port is suggested; other errors suggest 0)
+    """
+
+    started = Signal(int)
+    stopped = Signal()
+    failed = Signal(str, int)
+
+    def __init__(self, parent: QObject | None = None, *, host: str = "0.0.0.0") -> None:
+        super().__init__(parent)
+        self._host = host
+        self._thread: ServerThread | None = None
+        self._key: str | None = None
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None
+
+    @property
+    def port(self) -> int:
+        """The listening port, 0 when not hosting."""
+        return self._thread.port if self._thread is not None else 0
+
+    @property
+    def key(self) -> str | None:
+        return self._key
+
+    def start(self, port: int = 8080, data_dir: Path | None = None, key: str | None = None) -> bool:
+        """Listen on ``port`` (0 = any free port); emit started or failed and say which."""
+        if self._thread is not None:
+            self.stop()
+        config = ServerConfig(
+            data_dir=Path(data_dir) if data_dir is not None else default_data_dir(),
+            host=self._host, port=port, key=key or None,
+        )
+        config.data_dir.mkdir(parents=True, exist_ok=True)
+        thread = ServerThread(config)
+        try:
+            thread.start()
+        except OSError as exc:
+            if _port_in_use(exc):
+                self.failed.emit(f"port {port} is already in use", find_free_port(port + 1, self._host))
+            else:
+                self.failed.emit(f"could not start the server: {exc.strerror or exc}", 0)
+            return False
+        except StoreError as exc:
+            self.failed.emit(f"could not start the server: {exc}", 0)
+            return False
+        self._thread, self._key = thread, key or None
+        self.started.emit(thread.port)
+        return True
+
+    def stop(self) -> None:
+        """Close every client with 1001, flush history and stop listening (also on app quit)."""
+        thread, self._thread = self._thread, None
+        if thread is None:
+            return
+        thread.stop()
+        self.stopped.emit()
+
+    def addresses(self) -> list[tuple[str, str]]:
+        """(ws URL, http URL) pairs peers can use: LAN addresses first, then localhost."""
+        if self._thread is None:
+            return []
+        query = f"?key={quote(self._key, safe='')}" if self._key else ""
+        port = self._thread.port
+        return [
+            (f"ws://{address}:{port}/{query}", f"http://{address}:{port}/{query}")
+            for address in [*ipv4_addresses(), "127.0.0.1"]
+        ]

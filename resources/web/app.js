@@ -1,0 +1,596 @@
+"use strict";
+/* RoomChat browser page: join form, message log, outbox of unconfirmed messages, members,
+   private messages, typing indicator. Every piece of user data is put in the page as text. */
+
+(() => {
+  const TYPING_RESEND_MS = 2000;
+  const TYPING_IDLE_MS = 3000;
+  const TYPING_EXPIRE_MS = 6000;
+  const NEAR_BOTTOM_PX = 48;
+  const STORAGE_NAME = "roomchat.name";
+  const STORAGE_ROOM = "roomchat.room";
+
+  const $ = (id) => document.getElementById(id);
+  const el = {
+    status: $("status"), joinForm: $("joinForm"), userId: $("userId"), room: $("room"),
+    joinBtn: $("joinBtn"), leaveBtn: $("leaveBtn"), retryBtn: $("retryBtn"),
+    formError: $("formError"), memberPanel: $("memberPanel"), memberTitle: $("memberTitle"),
+    memberList: $("memberList"), scroller: $("scroller"), log: $("log"), outbox: $("outbox"),
+    newMessages: $("newMessages"), typing: $("typing"), privateBar: $("privateBar"),
+    privateLabel: $("privateLabel"), cancelPrivate: $("cancelPrivate"), composer: $("composer"),
+    msgInput: $("msgInput"), sendBtn: $("sendBtn"),
+  };
+
+  const state = {
+    name: "",
+    room: "",
+    key: new URLSearchParams(location.search).get("key"),
+    wantRoom: false,      // the user asked to be in the room and has not left
+    joined: false,        // the server accepted the join on the current socket
+    welcomedBefore: false,
+    resume: null,
+    lastId: null,         // newest message id seen in this room: `since` on rejoin
+    welcomeLastId: null,
+    seenIds: new Set(),
+    members: [],
+    privateTo: null,
+    outbox: [],           // {nonce, content, to, status: queued|sent|failed, node}
+    nonceCounter: 0,
+    unread: 0,
+    typers: new Map(),    // name -> expiry timer
+    typingSentAt: 0,
+    typingIdleTimer: null,
+  };
+
+  const connection = new ChatConnection({
+    onOpen: () => {
+      setStatus("connecting", t("statusConnecting"));
+      if (state.wantRoom) sendJoin();
+    },
+    onFrame: handleFrame,
+    onDown: ({ attempt, delayMs, gaveUp }) => {
+      state.joined = false;
+      clearTypers();
+      updateComposer();
+      el.retryBtn.hidden = !gaveUp;
+      setStatus("offline", gaveUp ? t("statusGaveUp")
+        : t("statusReconnecting", { seconds: Math.max(1, Math.round(delayMs / 1000)), attempt }));
+    },
+    onReplaced: () => {
+      state.wantRoom = false;
+      state.joined = false;
+      showJoinForm();
+      setStatus("offline", t("replaced"));
+    },
+  });
+
+  /* ---------- small helpers ---------- */
+
+  function sameName(a, b) {
+    return typeof a === "string" && typeof b === "string" && a.toLowerCase() === b.toLowerCase();
+  }
+
+  function node(tag, className, text) {
+    const made = document.createElement(tag);
+    if (className) made.className = className;
+    if (text !== undefined) made.textContent = text;
+    return made;
+  }
+
+  function setStatus(kind, text) {
+    el.status.className = kind;
+    el.status.textContent = text;
+  }
+
+  function formatTime(ms) {
+    const when = typeof ms === "number" ? new Date(ms) : new Date();
+    return when.toLocaleTimeString(LANG === "zh" ? "zh-CN" : "en-US",
+      { hour: "numeric", minute: "2-digit" });
+  }
+
+  function hasControlChars(text) {
+    return /[\u0000-\u001f\u007f-\u009f]/.test(text);
+  }
+
+  function errorText(code) {
+    return t(Object.prototype.hasOwnProperty.call(STRINGS.en.errors, code)
+      ? "errors." + code : "errors.unknown");
+  }
+
+  /* ---------- static text ---------- */
+
+  function applyStaticStrings() {
+    document.documentElement.lang = LANG === "zh" ? "zh-CN" : "en";
+    document.title = t("title");
+    for (const item of document.querySelectorAll("[data-i18n]")) item.textContent = t(item.dataset.i18n);
+    for (const item of document.querySelectorAll("[data-i18n-placeholder]")) {
+      item.placeholder = t(item.dataset.i18nPlaceholder);
+    }
+    el.msgInput.title = t("composerHint");
+    setStatus("idle", t("statusIdle"));
+    updateComposer();
+  }
+
+  /* ---------- scrolling and "N new messages" ---------- */
+
+  function nearBottom() {
+    const s = el.scroller;
+    return s.scrollHeight - s.scrollTop - s.clientHeight < NEAR_BOTTOM_PX;
+  }
+
+  function scrollToBottom() {
+    el.scroller.scrollTop = el.scroller.scrollHeight;
+    state.unread = 0;
+    el.newMessages.hidden = true;
+  }
+
+  /** Add a node to the log, following the conversation unless the reader scrolled up. */
+  function appendToLog(item, { countUnread }) {
+    const follow = nearBottom();
+    el.log.append(item);
+    if (follow || !countUnread) {
+      if (follow) scrollToBottom();
+      return;
+    }
+    state.unread += 1;
+    el.newMessages.textContent = state.unread === 1 ? t("newMessagesOne")
+      : t("newMessagesMany", { count: state.unread });
+    el.newMessages.hidden = false;
+  }
+
+  /* ---------- rendering messages ---------- */
+
+  const URL_PATTERN = /https?:\/\/[^\s<>"'`]+/gi;
+  const TRAILING_PUNCTUATION = /[.,;:!?)\]}'"。,!?;:)】」』]+$/;
+
+  /** Put text into parent, turning http(s) URLs into links; everything else stays text. */
+  function appendLinkified(parent, text) {
+    let last = 0;
+    for (const match of text.matchAll(URL_PATTERN)) {
+      const raw = match[0].replace(TRAILING_PUNCTUATION, "");
+      let url = null;
+      try {
+        url = new URL(raw);
+      } catch (err) {
+        url = null;
+      }
+      if (!url || (url.protocol !== "http:" && url.protocol !== "https:")) continue;
+      parent.append(document.createTextNode(text.slice(last, match.index)));
+      const link = node("a", "link", raw);
+      link.href = url.href;
+      link.target = "_blank";
+      link.rel = "noopener noreferrer";
+      parent.append(link);
+      last = match.index + raw.length;
+    }
+    parent.append(document.createTextNode(text.slice(last)));
+  }
+
+  /** A chat bubble; `own` decides the side, `to` marks it private. */
+  function chatBubble({ from, content, to, timestamp, own }) {
+    const bubble = node("div", "msg " + (own ? "self" : "other"));
+    if (to) {
+      bubble.classList.add("private");
+      bubble.append(node("div", "tag", own ? t("privateTo", { name: to }) : t("privateFrom", { name: from })));
+    }
+    const text = node("div", "text");
+    appendLinkified(text, content);
+    bubble.append(text);
+    const meta = node("div", "meta");
+    meta.append(node("span", "from", from), node("span", "dot", "·"),
+      node("time", "time", formatTime(timestamp)), node("span", "mark"));
+    bubble.append(meta);
+    return bubble;
+  }
+
+  function setBubbleStatus(bubble, status) {
+    bubble.dataset.status = status;
+    bubble.classList.toggle("pending", status === "sent" || status === "queued");
+    bubble.classList.toggle("failed", status === "failed");
+    const mark = bubble.querySelector(".mark");
+    const label = { sent: t("pending"), queued: t("queued"), delivered: t("delivered"), failed: "" }[status];
+    mark.title = label;
+    mark.setAttribute("aria-label", label);
+    mark.textContent = status === "delivered" ? "✓" : "";
+  }
+
+  function notice(text, kind) {
+    const item = node("div", "msg system" + (kind ? " " + kind : ""), text);
+    appendToLog(item, { countUnread: false });
+  }
+
+  /** A chat from the server (live or history): dedupe by id, confirm our pending copy. */
+  function receiveChat(message, { countUnread }) {
+    if (typeof message.id !== "number" || typeof message.content !== "string") return;
+    if (state.seenIds.has(message.id)) return;
+    state.seenIds.add(message.id);
+    state.lastId = state.lastId === null ? message.id : Math.max(state.lastId, message.id);
+    stopTyper(message.from);
+    const own = sameName(message.from, state.name);
+    const pending = own ? matchOutbox(message) : null;
+    if (pending) {
+      confirm(pending, message);
+      return;
+    }
+    const bubble = chatBubble({ from: String(message.from), content: message.content,
+      to: message.to, timestamp: message.timestamp, own });
+    bubble.dataset.id = String(message.id);
+    appendToLog(bubble, { countUnread: countUnread && !own });
+  }
+
+  /** Our unconfirmed message this chat acknowledges: by nonce, or (after a reconnect that lost
+      the acknowledgement) by content among those already sent. */
+  function matchOutbox(message) {
+    if (message.nonce) {
+      const byNonce = state.outbox.find((item) => item.nonce === message.nonce);
+      if (byNonce) return byNonce;
+    }
+    return state.outbox.find((item) => item.status === "sent" && item.content === message.content
+      && (item.to || null) === (message.to || null)) || null;
+  }
+
+  function confirm(item, message) {
+    state.outbox.splice(state.outbox.indexOf(item), 1);
+    const bubble = item.node;
+    bubble.dataset.id = String(message.id);
+    delete bubble.dataset.nonce;
+    bubble.querySelector(".time").textContent = formatTime(message.timestamp);
+    bubble.querySelector(".msg-error")?.remove();
+    setBubbleStatus(bubble, "delivered");
+    appendToLog(bubble, { countUnread: false });
+  }
+
+  /* ---------- sending ---------- */
+
+  function newNonce() {
+    state.nonceCounter += 1;
+    return Date.now().toString(36) + "-" + state.nonceCounter;
+  }
+
+  function transmit(item) {
+    item.nonce = newNonce();
+    item.node.dataset.nonce = item.nonce;
+    const message = { type: "chat", content: item.content, nonce: item.nonce };
+    if (item.to) message.to = item.to;
+    const sent = state.joined && connection.send(message);
+    item.node.querySelector(".msg-error")?.remove();
+    setBubbleStatus(item.node, sent ? "sent" : "queued");
+    item.status = sent ? "sent" : "queued";
+  }
+
+  function sendMessage() {
+    const content = el.msgInput.value;
+    if (!content.trim() || !state.wantRoom) return;
+    const item = { content, to: state.privateTo, status: "queued", nonce: null };
+    item.node = chatBubble({ from: state.name, content, to: item.to, own: true });
+    state.outbox.push(item);
+    el.outbox.append(item.node);
+    transmit(item);
+    el.msgInput.value = "";
+    autosize();
+    stopTyping();
+    scrollToBottom();
+    el.msgInput.focus();
+  }
+
+  /** Send what waited for the connection, and what a dropped connection never confirmed. */
+  function flushOutbox() {
+    for (const item of state.outbox) {
+      if (item.status !== "failed") transmit(item);
+    }
+  }
+
+  function markFailed(item, code) {
+    item.status = "failed";
+    setBubbleStatus(item.node, "failed");
+    item.node.querySelector(".msg-error")?.remove();
+    const box = node("div", "msg-error");
+    box.append(node("span", "", t("failedPrefix") + errorText(code)));
+    const retry = node("button", "retry", t("retry"));
+    retry.type = "button";
+    retry.addEventListener("click", () => {
+      transmit(item);
+    });
+    box.append(retry);
+    item.node.append(box);
+  }
+
+  /* ---------- typing ---------- */
+
+  function onComposerInput() {
+    autosize();
+    if (!state.joined) return;
+    if (!el.msgInput.value.trim()) {
+      stopTyping();
+      return;
+    }
+    const now = Date.now();
+    if (now - state.typingSentAt >= TYPING_RESEND_MS) {
+      connection.send({ type: "typing", active: true });
+      state.typingSentAt = now;
+    }
+    clearTimeout(state.typingIdleTimer);
+    state.typingIdleTimer = setTimeout(stopTyping, TYPING_IDLE_MS);
+  }
+
+  function stopTyping() {
+    clearTimeout(state.typingIdleTimer);
+    if (state.typingSentAt && state.joined) connection.send({ type: "typing", active: false });
+    state.typingSentAt = 0;
+  }
+
+  function startTyper(name) {
+    clearTimeout(state.typers.get(name));
+    state.typers.set(name, setTimeout(() => stopTyper(name), TYPING_EXPIRE_MS));
+    renderTypers();
+  }
+
+  function stopTyper(name) {
+    if (!state.typers.has(name)) return;
+    clearTimeout(state.typers.get(name));
+    state.typers.delete(name);
+    renderTypers();
+  }
+
+  function clearTypers() {
+    for (const name of [...state.typers.keys()]) stopTyper(name);
+  }
+
+  function renderTypers() {
+    const names = [...state.typers.keys()];
+    el.typing.textContent = names.length === 0 ? ""
+      : names.length === 1 ? t("typingOne", { a: names[0] })
+        : names.length === 2 ? t("typingTwo", { a: names[0], b: names[1] })
+          : t("typingMany");
+  }
+
+  /* ---------- members and private mode ---------- */
+
+  function renderMembers() {
+    el.memberPanel.hidden = !state.wantRoom;
+    el.memberTitle.textContent = t("members", { count: state.members.length });
+    const items = state.members.map((name) => {
+      const li = node("li");
+      const own = sameName(name, state.name);
+      const button = node("button", "member" + (own ? " own" : ""));
+      button.type = "button";
+      button.append(node("span", "presence"), node("span", "member-name", name));
+      if (own) button.append(node("span", "you", t("you")));
+      button.disabled = own;
+      button.classList.toggle("active", sameName(name, state.privateTo));
+      button.addEventListener("click", () => setPrivate(name));
+      li.append(button);
+      return li;
+    });
+    el.memberList.replaceChildren(...items);
+  }
+
+  function setPrivate(name) {
+    state.privateTo = name;
+    el.privateBar.hidden = !name;
+    el.privateLabel.textContent = name ? t("privateMode", { name }) : "";
+    el.composer.classList.toggle("private", Boolean(name));
+    renderMembers();
+    if (name) el.msgInput.focus();
+  }
+
+  function updateMembers(members) {
+    state.members = members.filter((name) => typeof name === "string");
+    for (const name of [...state.typers.keys()]) {
+      if (!state.members.some((member) => sameName(member, name))) stopTyper(name);
+    }
+    if (state.privateTo && !state.members.some((member) => sameName(member, state.privateTo))) {
+      notice(t("memberGone", { name: state.privateTo }));
+      setPrivate(null);
+    }
+    renderMembers();
+    if (state.joined) setStatus("online", t("statusOnline", { room: state.room, count: state.members.length }));
+  }
+
+  /* ---------- joining and leaving ---------- */
+
+  function sendJoin() {
+    const join = { type: "join", userId: state.name, room: state.room };
+    if (state.lastId !== null) join.since = state.lastId;
+    if (state.resume) join.resume = state.resume;
+    if (state.key) join.key = state.key;
+    connection.send(join);
+  }
+
+  function resetRoomView() {
+    el.log.replaceChildren();
+    el.outbox.replaceChildren();
+    Object.assign(state, { lastId: null, resume: null, seenIds: new Set(), outbox: [],
+      members: [], welcomedBefore: false, unread: 0 });
+    el.newMessages.hidden = true;
+    setPrivate(null);
+  }
+
+  function showFormError(text) {
+    el.formError.textContent = text;
+    el.formError.hidden = !text;
+  }
+
+  function showJoinForm() {
+    document.body.classList.remove("in-room");
+    el.userId.readOnly = el.room.readOnly = false;
+    el.joinBtn.hidden = false;
+    el.joinBtn.disabled = false;
+    el.joinBtn.textContent = t("join");
+    el.leaveBtn.hidden = true;
+    el.retryBtn.hidden = true;
+    clearTypers();
+    renderMembers();
+    updateComposer();
+  }
+
+  function requestJoin() {
+    const name = el.userId.value.trim();
+    const room = el.room.value.trim();
+    if (!name || name.length > 32 || hasControlChars(name)) {
+      showFormError(name ? errorText("bad_name") : t("needName"));
+      return;
+    }
+    if (!room || room.length > 64 || hasControlChars(room)) {
+      showFormError(room ? errorText("bad_room") : t("needRoom"));
+      return;
+    }
+    showFormError("");
+    localStorage.setItem(STORAGE_NAME, name);
+    localStorage.setItem(STORAGE_ROOM, room);
+    if (!sameName(name, state.name) || room !== state.room) resetRoomView();
+    state.name = name;
+    state.room = room;
+    state.wantRoom = true;
+    el.joinBtn.disabled = true;
+    el.joinBtn.textContent = t("joining");
+    el.userId.readOnly = el.room.readOnly = true;
+    setStatus("connecting", t("statusConnecting"));
+    if (connection.isOpen) sendJoin();
+    else connection.start();
+  }
+
+  function leave() {
+    stopTyping();
+    connection.send({ type: "leave" });
+    connection.stop();
+    state.wantRoom = false;
+    state.joined = false;
+    state.members = [];
+    setPrivate(null);
+    notice(t("youLeft", { room: state.room }));
+    showJoinForm();
+    setStatus("idle", t("statusIdle"));
+  }
+
+  function onWelcome(message) {
+    state.joined = true;
+    if (typeof message.userId === "string") state.name = message.userId;
+    if (typeof message.resume === "string") state.resume = message.resume;
+    state.welcomeLastId = typeof message.lastId === "number" ? message.lastId : null;
+    connection.markHealthy();
+    document.body.classList.add("in-room");
+    el.joinBtn.hidden = true;
+    el.leaveBtn.hidden = false;
+    el.retryBtn.hidden = true;
+    notice(state.welcomedBefore ? t("rejoinedRoom", { room: state.room })
+      : t("joinedRoom", { room: state.room, count: message.online ?? 1 }));
+    state.welcomedBefore = true;
+    updateMembers(Array.isArray(message.members) ? message.members : []);
+    updateComposer();
+    el.msgInput.focus();
+  }
+
+  function onHistory(message) {
+    const follow = nearBottom();
+    for (const chat of Array.isArray(message.messages) ? message.messages : []) {
+      receiveChat(chat, { countUnread: !follow });
+    }
+    if (state.welcomeLastId !== null) {
+      state.lastId = state.lastId === null ? state.welcomeLastId : Math.max(state.lastId, state.welcomeLastId);
+    }
+    if (follow) scrollToBottom();
+    flushOutbox();
+  }
+
+  function onError(message) {
+    const item = message.nonce ? state.outbox.find((entry) => entry.nonce === message.nonce) : null;
+    if (item) {
+      markFailed(item, message.code);
+      return;
+    }
+    if (!state.joined && state.wantRoom) {
+      // The join itself was refused: stop, and let the person fix name, room or key.
+      connection.stop();
+      state.wantRoom = false;
+      showJoinForm();
+      showFormError(errorText(message.code));
+      setStatus("offline", errorText(message.code));
+      return;
+    }
+    notice(errorText(message.code), "error");
+  }
+
+  function handleFrame(message) {
+    switch (message.type) {
+      case "welcome": onWelcome(message); break;
+      case "history": onHistory(message); break;
+      case "chat": receiveChat(message, { countUnread: true }); break;
+      case "members": if (Array.isArray(message.members)) updateMembers(message.members); break;
+      case "system": onSystem(message); break;
+      case "typing":
+        if (typeof message.from === "string" && !sameName(message.from, state.name)) {
+          if (message.active === false) stopTyper(message.from);
+          else startTyper(message.from);
+        }
+        break;
+      case "error": onError(message); break;
+      default: break;
+    }
+  }
+
+  function onSystem(message) {
+    if (message.event === "join" && typeof message.userId === "string") {
+      if (!sameName(message.userId, state.name)) notice(t("userJoined", { name: message.userId }));
+    } else if (message.event === "leave" && typeof message.userId === "string") {
+      notice(t("userLeft", { name: message.userId }));
+    } else if (typeof message.content === "string") {
+      notice(message.content);
+    }
+  }
+
+  /* ---------- composer ---------- */
+
+  function updateComposer() {
+    const usable = state.wantRoom;
+    el.msgInput.disabled = !usable;
+    el.sendBtn.disabled = !usable;
+    el.msgInput.placeholder = state.wantRoom && !state.joined ? t("messagePlaceholderOffline")
+      : t("messagePlaceholder");
+  }
+
+  function autosize() {
+    el.msgInput.style.height = "auto";
+    el.msgInput.style.height = Math.min(el.msgInput.scrollHeight, 160) + "px";
+  }
+
+  /* ---------- wiring ---------- */
+
+  el.joinForm.addEventListener("submit", (event) => {
+    event.preventDefault();
+    if (!state.wantRoom) requestJoin();
+  });
+  el.leaveBtn.addEventListener("click", leave);
+  el.retryBtn.addEventListener("click", () => {
+    el.retryBtn.hidden = true;
+    setStatus("connecting", t("statusConnecting"));
+    connection.retryNow();
+  });
+  el.composer.addEventListener("submit", (event) => {
+    event.preventDefault();
+    sendMessage();
+  });
+  el.msgInput.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+      event.preventDefault();
+      sendMessage();
+    } else if (event.key === "Escape" && state.privateTo) {
+      setPrivate(null);
+    }
+  });
+  el.msgInput.addEventListener("input", onComposerInput);
+  el.cancelPrivate.addEventListener("click", () => {
+    setPrivate(null);
+    el.msgInput.focus();
+  });
+  el.newMessages.addEventListener("click", scrollToBottom);
+  el.scroller.addEventListener("scroll", () => {
+    if (nearBottom() && state.unread) scrollToBottom();
+  });
+  window.addEventListener("online", () => connection.retryNow());
+
+  applyStaticStrings();
+  el.userId.value = localStorage.getItem(STORAGE_NAME) || "";
+  el.room.value = localStorage.getItem(STORAGE_ROOM) || "room-1";
+  (el.userId.value ? el.joinBtn : el.userId).focus();
+})();

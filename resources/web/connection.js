@@ -1,0 +1,145 @@
+"use strict";
+/* The WebSocket back to the server that served this page (protocol v2), kept alive with an
+   application heartbeat and re-opened with exponential backoff that never gives up. */
+
+const SUBPROTOCOL = "roomchat.v2";
+const BACKOFF_FIRST_MS = 1000;
+const BACKOFF_MAX_MS = 30000;
+const TRIES_BEFORE_GIVING_UP_NOTICE = 10;
+const PING_EVERY_MS = 30000;
+const PONG_TIMEOUT_MS = 10000;
+
+/** Wait before reconnect try `attempt` (1-based): 1 s doubling up to 30 s, with ±25 % jitter. */
+function backoffDelay(attempt) {
+  const base = Math.min(BACKOFF_FIRST_MS * 2 ** (attempt - 1), BACKOFF_MAX_MS);
+  return Math.min(BACKOFF_MAX_MS, Math.round(base * (0.75 + Math.random() * 0.5)));
+}
+
+/**
+ * One logical connection that survives drops.
+ * handlers: onOpen(), onFrame(msg), onDown({attempt, delayMs, gaveUp}), onReplaced().
+ * The owner calls markHealthy() once the server accepted the join, which resets the backoff:
+ * a socket that opens and is closed again at once still counts as a failed try.
+ */
+class ChatConnection {
+  constructor(handlers) {
+    this.handlers = handlers;
+    this.ws = null;
+    this.wanted = false;
+    this.failedTries = 0;
+    this.reconnectTimer = null;
+    this.pingTimer = null;
+    this.pongTimer = null;
+  }
+
+  get isOpen() {
+    return this.ws !== null && this.ws.readyState === WebSocket.OPEN;
+  }
+
+  /** Connect (if not connected) and keep reconnecting until stop(). */
+  start() {
+    this.wanted = true;
+    if (!this.ws && !this.reconnectTimer) this.open();
+  }
+
+  /** Close on purpose: no reconnect. */
+  stop() {
+    this.wanted = false;
+    this.cancelReconnect();
+    const ws = this.ws;
+    this.detach();
+    if (ws) ws.close(1000);
+  }
+
+  /** Skip the remaining backoff wait and try now. */
+  retryNow() {
+    if (!this.wanted || this.ws) return;
+    this.cancelReconnect();
+    this.open();
+  }
+
+  markHealthy() {
+    this.failedTries = 0;
+  }
+
+  /** Send one message; false when there is no open socket (the caller queues). */
+  send(message) {
+    if (!this.isOpen) return false;
+    this.ws.send(JSON.stringify(message));
+    return true;
+  }
+
+  open() {
+    this.reconnectTimer = null;
+    const url = (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/";
+    const ws = new WebSocket(url, [SUBPROTOCOL]);
+    this.ws = ws;
+    ws.onopen = () => {
+      this.startHeartbeat();
+      this.handlers.onOpen();
+    };
+    ws.onmessage = (event) => this.receive(event.data);
+    ws.onclose = (event) => this.lost(event.code);
+  }
+
+  receive(data) {
+    let message;
+    try {
+      message = JSON.parse(data);
+    } catch (err) {
+      return;
+    }
+    if (!message || typeof message !== "object" || typeof message.type !== "string") return;
+    if (message.type === "pong") {
+      clearTimeout(this.pongTimer);
+      this.pongTimer = null;
+      return;
+    }
+    this.handlers.onFrame(message);
+  }
+
+  startHeartbeat() {
+    this.pingTimer = setInterval(() => {
+      if (this.pongTimer || !this.send({ type: "ping" })) return;
+      this.pongTimer = setTimeout(() => this.declareDead(), PONG_TIMEOUT_MS);
+    }, PING_EVERY_MS);
+  }
+
+  /** No pong in time: the socket may look open but nothing gets through. Drop it now. */
+  declareDead() {
+    const ws = this.ws;
+    this.lost(null);
+    if (ws) ws.close();
+  }
+
+  detach() {
+    clearInterval(this.pingTimer);
+    clearTimeout(this.pongTimer);
+    this.pingTimer = null;
+    this.pongTimer = null;
+    if (this.ws) {
+      this.ws.onopen = this.ws.onmessage = this.ws.onclose = null;
+      this.ws = null;
+    }
+  }
+
+  lost(code) {
+    this.detach();
+    if (code === 4000) {
+      this.wanted = false;
+      this.handlers.onReplaced();
+      return;
+    }
+    if (!this.wanted) return;
+    const gaveUp = this.failedTries >= TRIES_BEFORE_GIVING_UP_NOTICE;
+    const delayMs = gaveUp ? BACKOFF_MAX_MS : backoffDelay(this.failedTries + 1);
+    this.failedTries += 1;
+    this.reconnectTimer = setTimeout(() => this.open(), delayMs);
+    this.handlers.onDown({ attempt: this.failedTries, delayMs, gaveUp });
+  }
+
+  cancelReconnect() {
+    clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = null;
+  }
+}

@@ -212,7 +212,9 @@ class MessageModel(QAbstractListModel):
         self._insert(self._confirmed_end(), [item])
 
     def add_pending(self, nonce: str, record: ChatRecord) -> None:
-        """Show an own message at once, before the server has confirmed it."""
+        """Show an own message at once, before the server confirmed it; a retried one moves last."""
+        if nonce in self._by_nonce:
+            self._remove(self._items.index(self._by_nonce.pop(nonce)))
         item = MessageItem(id=0, sender=record.sender, content=record.content,
                            timestamp=record.timestamp, kind=Kind.OWN,
                            state=DeliveryState.PENDING, to=record.to, nonce=nonce)
@@ -248,14 +250,6 @@ class MessageModel(QAbstractListModel):
         if item is not None:
             item.state = DeliveryState.FAILED
             item.error = reason
-            self._changed(self._items.index(item))
-
-    def retrying(self, nonce: str) -> None:
-        """A failed message was sent again: show it as pending."""
-        item = self._by_nonce.get(nonce)
-        if item is not None:
-            item.state = DeliveryState.PENDING
-            item.error = ""
             self._changed(self._items.index(item))
 
     def retranslate(self) -> None:

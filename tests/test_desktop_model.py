@@ -71,8 +71,11 @@ def test_messages_from_others_go_above_unconfirmed_own_ones(model):
     model.fail("n1", "server unreachable")
     assert model.index(1).data(Role.STATE) == "failed"
     assert model.index(1).data(Role.ERROR) == "server unreachable"
-    model.retrying("n1")
-    assert model.index(1).data(Role.STATE) == "pending"
+    model.add_records([record(8, content="later")])
+    # A retry re-announces the nonce: the same message moves last, pending again, not doubled.
+    model.add_pending("n1", record(0, sender="alice", content="mine"))
+    assert [model.item(r).content for r in range(3)] == ["theirs", "later", "mine"]
+    assert model.index(2).data(Role.STATE) == "pending"
 
 
 def test_out_of_order_delivery_moves_row_above_earlier_pending(qtmodeltester, model):

@@ -106,7 +106,7 @@ class BubbleDelegate(QStyledItemDelegate):
     def _fonts(self) -> tuple[QFont, QFont]:
         base = self._view.font()
         meta = QFont(base)
-        meta.setPointSizeF(max(base.pointSizeF() * 0.78, 6.0))
+        meta.setPointSizeF(max(base.pointSizeF() * 0.8, 6.0))
         return base, meta
 
     # Layout ---------------------------------------------------------------

@@ -1,0 +1,65 @@
+"""What the window remembers between runs (QSettings "RoomChat"/"RoomChat")."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QSettings
+
+__all__ = ["Settings", "DEFAULT_ROOM", "DEFAULT_SERVER", "NAME_MAX"]
+
+DEFAULT_ROOM = "room-1"
+DEFAULT_SERVER = "ws://localhost:8080"
+NAME_MAX = 20
+"""The name field's limit, as on the seed's page (the protocol allows 32)."""
+
+
+class Settings:
+    """Typed access to the stored name, room, server address and UI language.
+
+    Tests pass their own ``QSettings`` (an ini file in a tmp dir) so they never
+    touch the user's settings.
+    """
+
+    def __init__(self, store: QSettings | None = None) -> None:
+        self._store = store if store is not None else QSettings("RoomChat", "RoomChat")
+
+    def _text(self, key: str, default: str = "") -> str:
+        value = self._store.value(key, default)
+        return value if isinstance(value, str) else default
+
+    def _set(self, key: str, value: str) -> None:
+        self._store.setValue(key, value)
+        self._store.sync()
+
+    @property
+    def name(self) -> str:
+        return self._text("name")[:NAME_MAX]
+
+    @name.setter
+    def name(self, value: str) -> None:
+        self._set("name", value)
+
+    @property
+    def room(self) -> str:
+        return self._text("room", DEFAULT_ROOM) or DEFAULT_ROOM
+
+    @room.setter
+    def room(self, value: str) -> None:
+        self._set("room", value)
+
+    @property
+    def server(self) -> str:
+        """The last server joined, or "" on a first start."""
+        return self._text("server")
+
+    @server.setter
+    def server(self, value: str) -> None:
+        self._set("server", value)
+
+    @property
+    def language(self) -> str:
+        """"zh_CN", "en", or "" to follow the system locale."""
+        return self._text("language")
+
+    @language.setter
+    def language(self, value: str) -> None:
+        self._set("language", value)

@@ -1,0 +1,174 @@
+"""The bottom of the chat area: private-mode chip, typing line, message box and Send button."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QEvent, Qt, Signal
+from PySide6.QtWidgets import (
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QPlainTextEdit,
+    QPushButton,
+    QSizePolicy,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+__all__ = ["MessageEdit", "Composer", "typing_text"]
+
+MAX_LINES = 5
+
+
+class MessageEdit(QPlainTextEdit):
+    """Enter sends, Shift+Enter starts a new line; grows up to five lines.
+
+    Signals:
+        submitted(): Enter was pressed.
+    """
+
+    submitted = Signal()
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.setObjectName("messageEdit")
+        self.setTabChangesFocus(True)
+        self.setLineWrapMode(QPlainTextEdit.LineWrapMode.WidgetWidth)
+        self.document().documentLayout().documentSizeChanged.connect(self._fit_height)
+        self._fit_height()
+
+    def keyPressEvent(self, event) -> None:  # noqa: N802
+        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            if event.modifiers() & Qt.KeyboardModifier.ShiftModifier:
+                self.insertPlainText("\n")
+            else:
+                self.submitted.emit()
+            return
+        super().keyPressEvent(event)
+
+    def _fit_height(self, *_args) -> None:
+        wanted = max(1, int(self.document().size().height()))
+        lines = min(MAX_LINES, wanted)
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded if wanted > MAX_LINES
+                                        else Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        margins = self.contentsMargins()
+        frame = int(self.document().documentMargin() * 2) + margins.top() + margins.bottom()
+        self.setFixedHeight(lines * self.fontMetrics().lineSpacing() + frame + 8)
+
+
+def typing_text(names: list[str], tr) -> str:
+    """"alice is typing…", "alice and bob are typing…", "several people are typing…"."""
+    if not names:
+        return ""
+    if len(names) == 1:
+        return tr("%1 is typing…").replace("%1", names[0])
+    if len(names) == 2:
+        return tr("%1 and %2 are typing…").replace("%1", names[0]).replace("%2", names[1])
+    return tr("Several people are typing…")
+
+
+class Composer(QWidget):
+    """Where a message is written; the window decides what sending means.
+
+    Signals:
+        sendRequested(str, object): text and the private addressee (None = everyone).
+        privateCleared(): the chip's ✕ was clicked.
+    """
+
+    sendRequested = Signal(str, object)
+    privateCleared = Signal()
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.setObjectName("composer")
+        self._private_to: str | None = None
+        self._typers: list[str] = []
+
+        self.typing_label = QLabel(self)
+        self.typing_label.setObjectName("typingLabel")
+        self.typing_label.setTextFormat(Qt.TextFormat.PlainText)
+
+        self.private_chip = QFrame(self)
+        self.private_chip.setObjectName("privateChip")
+        chip_layout = QHBoxLayout(self.private_chip)
+        chip_layout.setContentsMargins(10, 2, 4, 2)
+        chip_layout.setSpacing(4)
+        self.private_label = QLabel(self.private_chip)
+        self.private_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.private_close = QToolButton(self.private_chip)
+        self.private_close.setObjectName("privateClose")
+        self.private_close.setText("✕")
+        self.private_close.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.private_close.clicked.connect(self.clear_private)
+        chip_layout.addWidget(self.private_label)
+        chip_layout.addWidget(self.private_close)
+        self.private_chip.hide()
+
+        self.edit = MessageEdit(self)
+        self.edit.submitted.connect(self.submit)
+        self.send_button = QPushButton(self)
+        self.send_button.setObjectName("sendButton")
+        self.send_button.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.send_button.clicked.connect(self.submit)
+        self.send_button.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
+
+        chips = QHBoxLayout()
+        chips.setContentsMargins(0, 0, 0, 0)
+        chips.addWidget(self.private_chip)
+        chips.addWidget(self.typing_label, 1)
+        row = QHBoxLayout()
+        row.setContentsMargins(0, 0, 0, 0)
+        row.setSpacing(8)
+        row.addWidget(self.edit, 1)
+        row.addWidget(self.send_button, 0, Qt.AlignmentFlag.AlignBottom)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(16, 6, 16, 16)
+        layout.setSpacing(6)
+        layout.addLayout(chips)
+        layout.addLayout(row)
+        self.retranslate_ui()
+
+    @property
+    def private_to(self) -> str | None:
+        return self._private_to
+
+    def set_private(self, member: str) -> None:
+        self._private_to = member
+        self.private_label.setText(self.tr("Private to %1").replace("%1", member))
+        self.private_chip.show()
+        self.edit.setFocus()
+
+    def clear_private(self) -> None:
+        if self._private_to is None:
+            return
+        self._private_to = None
+        self.private_chip.hide()
+        self.privateCleared.emit()
+
+    def set_typers(self, names: list[str]) -> None:
+        self._typers = list(names)
+        self.typing_label.setText(typing_text(self._typers, self.tr))
+
+    def set_enabled(self, enabled: bool) -> None:
+        self.edit.setEnabled(enabled)
+        self.send_button.setEnabled(enabled)
+
+    def submit(self) -> None:
+        text = self.edit.toPlainText()
+        if not text.strip() or not self.edit.isEnabled():
+            return
+        self.sendRequested.emit(text, self._private_to)
+        self.edit.clear()
+
+    def retranslate_ui(self) -> None:
+        self.edit.setPlaceholderText(self.tr("Type a message…  (Enter sends, Shift+Enter: new line)"))
+        self.send_button.setText(self.tr("Send"))
+        self.private_close.setToolTip(self.tr("Send to everyone again"))
+        if self._private_to is not None:
+            self.private_label.setText(self.tr("Private to %1").replace("%1", self._private_to))
+        self.typing_label.setText(typing_text(self._typers, self.tr))
+
+    def changeEvent(self, event) -> None:  # noqa: N802
+        if event.type() == QEvent.Type.LanguageChange:
+            self.retranslate_ui()
+        super().changeEvent(event)

@@ -1,0 +1,516 @@
+"""The RoomChat main window: sidebar, bubbles, composer, hosting, language and notifications.
+
+The window owns a :class:`desktop.client.ChatConnection` and a
+:class:`desktop.host.RoomHost` and only reacts to their signals; widgets render.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+from PySide6.QtCore import QT_TRANSLATE_NOOP, QEvent, QTimer, Signal
+from PySide6.QtGui import QAction, QActionGroup
+from PySide6.QtWidgets import (
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QPushButton,
+    QSystemTrayIcon,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop.client import BAD_ADDRESS, ChatConnection, ConnectionState
+from desktop.host import RoomHost
+from desktop.i18n import LANGUAGES, Translations
+from desktop.models import MessageModel
+from desktop.settings import DEFAULT_SERVER, Settings
+from desktop.widgets.composer import Composer
+from desktop.widgets.icon import app_icon
+from desktop.widgets.message_view import MessageView
+from desktop.widgets.sidebar import Sidebar
+from server.protocol import ChatRecord, ErrorCode, Notice, Welcome
+
+__all__ = ["MainWindow", "STYLE_SHEET"]
+
+
+TYPING_IDLE_MS = 3000
+"""After this long without a keystroke we tell the room we stopped typing."""
+
+STYLE_SHEET = """
+QMainWindow, #chatArea { background: #ffffff; }
+#sidebar { background: #1a1a2e; border-right: 1px solid #333333; }
+#sidebar QLabel { color: #ffffff; }
+#sidebarTitle { font-size: 16pt; font-weight: bold; }
+#sidebar #fieldLabel { color: #8a8aa0; font-size: 8.5pt; }
+#sidebar QLineEdit, #sidebar QSpinBox {
+    padding: 6px 8px; border-radius: 6px; border: 1px solid #333355;
+    background: #16213e; color: #ffffff; selection-background-color: #646cff;
+}
+#sidebar QLineEdit:disabled, #sidebar QSpinBox:disabled { color: #9090a8; }
+#joinButton, #sendButton, #bannerButton, #usePortButton {
+    padding: 9px 14px; background: #646cff; color: #ffffff; border: none; border-radius: 6px;
+    font-size: 10.5pt;
+}
+#joinButton:hover, #sendButton:hover, #bannerButton:hover { background: #575ef0; }
+#joinButton:disabled { background: #444444; color: #dddddd; }
+#sendButton { border-radius: 8px; padding: 10px 20px; }
+#sendButton:disabled { background: #cccccc; }
+#leaveButton, #retryButton {
+    padding: 6px; background: transparent; color: #c8c8e0; border: 1px solid #3a3a5a; border-radius: 6px;
+}
+#retryButton { color: #ffffff; border-color: #f43f5e; }
+#leaveButton:disabled { color: #55556a; border-color: #2a2a40; }
+#statusLabel { color: #888888; font-size: 9pt; padding: 6px; }
+#statusLabel[tone="online"] { color: #4ade80; }
+#statusLabel[tone="offline"] { color: #f43f5e; }
+#hostPanel { border-top: 1px solid #2c2c48; border-bottom: 1px solid #2c2c48; }
+#hostSwitch { color: #ffffff; spacing: 8px; }
+#hostError { color: #fbbf24; }
+#addressLabel { color: #c7d2fe; font-family: monospace; font-size: 8.5pt; }
+#copyButton { color: #ffffff; background: #2d2d44; border: none; border-radius: 4px; padding: 2px 6px; }
+#memberView {
+    background: transparent; color: #e0e0f0; border: none; outline: none;
+}
+#memberView::item { padding: 3px 2px; border-radius: 4px; }
+#memberView::item:hover { background: #26264a; }
+#memberView::item:selected { background: #2d2d55; color: #ffffff; }
+#messageView { background: #ffffff; border: none; }
+#composer { background: #ffffff; border-top: 1px solid #eeeeee; }
+#messageEdit {
+    border: 1px solid #dddddd; border-radius: 8px; padding: 4px 6px; background: #ffffff; color: #111111;
+}
+#messageEdit:focus { border: 2px solid #111111; }
+#privateChip { background: #fef3c7; border: 1px solid #fbbf24; border-radius: 12px; }
+#privateChip QLabel { color: #92400e; }
+#privateClose { border: none; color: #92400e; background: transparent; }
+#typingLabel { color: #888888; font-style: italic; font-size: 9pt; }
+#jumpButton {
+    background: #646cff; color: #ffffff; border: none; border-radius: 14px; padding: 6px 14px;
+}
+#banner { background: #eef0ff; border-bottom: 1px solid #d6d9ff; }
+#banner QLabel { color: #2d2d44; }
+"""
+
+
+class MainWindow(QMainWindow):
+    """The window people double-click.
+
+    Signals:
+        closed(): the window was closed; ``closing`` is the shutdown task to await.
+
+    Args:
+        settings: remembered name/room/server/language (tests pass an isolated one).
+        translations: the app's translator switcher; None = English only.
+        host_data_dir: where a hosted room keeps its history (None = the user data dir).
+        connection_options: keyword options for ChatConnection (tests shorten backoff).
+    """
+
+    closed = Signal()
+
+    def __init__(self, settings: Settings | None = None, translations: Translations | None = None,
+                 host_data_dir: Path | None = None, connection_options: dict | None = None) -> None:
+        super().__init__()
+        self.settings = settings if settings is not None else Settings()
+        self.translations = translations
+        self.host_data_dir = host_data_dir
+        self.connection = ChatConnection(self, **(connection_options or {}))
+        self.host = RoomHost(self)
+        self.model = MessageModel()
+        self.unread = 0
+        self._status: tuple[str, str, tuple] = ("neutral", QT_TRANSLATE_NOOP("MainWindow", "Not connected"), ())
+        self._typers: list[str] = []
+        self._tray: QSystemTrayIcon | None = None
+        self._join_label = QT_TRANSLATE_NOOP("MainWindow", "Join room")
+        self._closing: asyncio.Task | None = None
+        self._tasks: set[asyncio.Task] = set()
+        self.setWindowIcon(app_icon())
+
+        self.sidebar = Sidebar(self)
+        self.sidebar.setFixedWidth(270)
+        self.view = MessageView(self)
+        self.view.setModel(self.model)
+        self.composer = Composer(self)
+        self.composer.set_enabled(False)
+        self.banner = self._make_banner()
+
+        chat = QWidget(self)
+        chat.setObjectName("chatArea")
+        chat_layout = QVBoxLayout(chat)
+        chat_layout.setContentsMargins(0, 0, 0, 0)
+        chat_layout.setSpacing(0)
+        chat_layout.addWidget(self.banner)
+        chat_layout.addWidget(self.view, 1)
+        chat_layout.addWidget(self.composer)
+        central = QWidget(self)
+        row = QHBoxLayout(central)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.setSpacing(0)
+        row.addWidget(self.sidebar)
+        row.addWidget(chat, 1)
+        self.setCentralWidget(central)
+        self.setStyleSheet(STYLE_SHEET)
+        self.resize(1000, 680)
+
+        self._make_menu()
+        self._typing_idle = QTimer(self)
+        self._typing_idle.setSingleShot(True)
+        self._typing_idle.setInterval(TYPING_IDLE_MS)
+        self._typing_idle.timeout.connect(lambda: self.connection.set_typing(False))
+        self._wire()
+        self._load_settings()
+        self.retranslate_ui()
+
+    # Construction ---------------------------------------------------------
+
+    def _make_banner(self) -> QFrame:
+        banner = QFrame(self)
+        banner.setObjectName("banner")
+        layout = QHBoxLayout(banner)
+        layout.setContentsMargins(16, 10, 16, 10)
+        self.banner_label = QLabel(banner)
+        self.banner_button = QPushButton(banner)
+        self.banner_button.setObjectName("bannerButton")
+        self.banner_button.clicked.connect(lambda: self.sidebar.host_panel.switch.setChecked(True))
+        layout.addWidget(self.banner_label, 1)
+        layout.addWidget(self.banner_button)
+        banner.hide()
+        return banner
+
+    def _make_menu(self) -> None:
+        self.language_menu = self.menuBar().addMenu("")
+        self.language_group = QActionGroup(self)
+        self.language_actions: dict[str, QAction] = {}
+        for code, native in LANGUAGES.items():
+            action = QAction(native, self, checkable=True)
+            action.setData(code)
+            action.triggered.connect(lambda _checked=False, c=code: self.set_language(c))
+            self.language_group.addAction(action)
+            self.language_menu.addAction(action)
+            self.language_actions[code] = action
+        current = self.translations.language if self.translations is not None else "en"
+        self.language_actions.get(current, self.language_actions["en"]).setChecked(True)
+
+    def _wire(self) -> None:
+        c = self.connection
+        c.stateChanged.connect(self._state_changed)
+        c.joined.connect(self._joined)
+        c.messageReceived.connect(self._message_received)
+        c.historyReceived.connect(self.model.add_records)
+        c.pendingAdded.connect(self.model.add_pending)
+        c.messageDelivered.connect(self.model.deliver)
+        c.messageFailed.connect(self.model.fail)
+        c.noticeReceived.connect(self._notice)
+        c.membersChanged.connect(self._members_changed)
+        c.typingChanged.connect(self._typing_changed)
+        c.errorReceived.connect(self._error)
+        c.reconnectScheduled.connect(self._reconnect_scheduled)
+        s = self.sidebar
+        s.join_button.clicked.connect(self.join_from_form)
+        for edit in (s.name_edit, s.room_edit, s.server_edit, s.key_edit):
+            edit.returnPressed.connect(self.join_from_form)
+        s.retry_button.clicked.connect(self.connection.retry_now)
+        s.leave_button.clicked.connect(self.leave)
+        s.privateRequested.connect(self.composer.set_private)
+        s.host_panel.hostingToggled.connect(self._hosting_toggled)
+        s.host_panel.usePortRequested.connect(self._use_port)
+        self.host.started.connect(self._host_started)
+        self.host.stopped.connect(self._host_stopped)
+        self.host.failed.connect(self._host_failed)
+        self.composer.sendRequested.connect(self._send)
+        self.composer.edit.textChanged.connect(self._text_changed)
+        self.view.retryRequested.connect(self.connection.retry)
+
+    def _load_settings(self) -> None:
+        s = self.sidebar
+        s.name_edit.setText(self.settings.name)
+        s.room_edit.setText(self.settings.room)
+        s.server_edit.setText(self.settings.server or DEFAULT_SERVER)
+        self.banner.setVisible(not self.settings.server)
+
+    def apply_arguments(self, args) -> None:
+        """Command-line start: prefill the form, host and/or join at once (needs the running loop)."""
+        s = self.sidebar
+        if args.server:
+            s.server_edit.setText(args.server)
+        if args.name:
+            s.name_edit.setText(args.name[: s.name_edit.maxLength()])
+        if args.room:
+            s.room_edit.setText(args.room)
+        if args.host_room:
+            s.host_panel.port_spin.setValue(args.port)
+            s.host_panel.switch.setChecked(True)
+        elif args.name and args.room:
+            self.join_from_form()
+
+    # Joining --------------------------------------------------------------
+
+    def join_from_form(self) -> None:
+        """Join with what the sidebar's fields say (the Join button, Enter in a field)."""
+        s = self.sidebar
+        name, room, server = s.name_edit.text().strip(), s.room_edit.text().strip(), s.server_edit.text().strip()
+        if not name:
+            self._set_status("offline", QT_TRANSLATE_NOOP("MainWindow", "Enter a name first"))
+            s.name_edit.setFocus()
+            return
+        if not room:
+            self._set_status("offline", QT_TRANSLATE_NOOP("MainWindow", "Enter a room"))
+            s.room_edit.setFocus()
+            return
+        server = server or DEFAULT_SERVER
+        key = s.key_edit.text() or (self.host.key if self._joining_own_host(server) else None)
+        if (name, room) != (self.model.own_name, self.connection.room) or server != self.connection.url:
+            self.model.clear()
+            self._typers = []
+            self.composer.set_typers([])
+        self.model.own_name = name
+        self.settings.name, self.settings.room, self.settings.server = name, room, server
+        self.banner.hide()
+        self.connection.join(server, name, room, key or None)
+        self._update_title()
+
+    def _joining_own_host(self, server: str) -> bool:
+        return self.host.running and server.rstrip("/").endswith(f":{self.host.port}")
+
+    def leave(self) -> None:
+        self.connection.leave()
+        self.sidebar.set_members(())
+        self.composer.set_enabled(False)
+        self.composer.clear_private()
+
+    def _state_changed(self, state: str, reason: str) -> None:
+        state = ConnectionState(state)
+        s = self.sidebar
+        labels = {
+            ConnectionState.OFFLINE: QT_TRANSLATE_NOOP("MainWindow", "Join room"),
+            ConnectionState.CONNECTING: QT_TRANSLATE_NOOP("MainWindow", "Joining…"),
+            ConnectionState.ONLINE: QT_TRANSLATE_NOOP("MainWindow", "Joined"),
+            ConnectionState.RECONNECTING: QT_TRANSLATE_NOOP("MainWindow", "Reconnecting..."),
+            ConnectionState.GAVE_UP: QT_TRANSLATE_NOOP("MainWindow", "Join room"),
+        }
+        self._join_label = labels[state]
+        s.join_button.setText(self.tr(self._join_label))
+        s.join_button.setEnabled(state in (ConnectionState.OFFLINE, ConnectionState.GAVE_UP))
+        s.leave_button.setEnabled(state is not ConnectionState.OFFLINE)
+        s.retry_button.setVisible(state is ConnectionState.GAVE_UP)
+        for edit in (s.name_edit, s.room_edit, s.server_edit):
+            edit.setReadOnly(state is not ConnectionState.OFFLINE and state is not ConnectionState.GAVE_UP)
+        self.composer.set_enabled(state is not ConnectionState.OFFLINE)
+        if state is ConnectionState.ONLINE:
+            self._set_status("online", QT_TRANSLATE_NOOP("MainWindow", "Online in %1"), (self.connection.room,))
+        elif state is ConnectionState.CONNECTING:
+            self._set_status("neutral", QT_TRANSLATE_NOOP("MainWindow", "Connecting…"))
+        elif state is ConnectionState.RECONNECTING:
+            self._set_status("offline", QT_TRANSLATE_NOOP("MainWindow", "Reconnecting: %1"), (reason,))
+        elif state is ConnectionState.GAVE_UP:
+            self._set_status("offline", QT_TRANSLATE_NOOP("MainWindow", "Gave up reconnecting: %1"), (reason,))
+        elif self._status[0] != "offline" or reason in ("left the room", "closed"):
+            self._set_status("offline", QT_TRANSLATE_NOOP("MainWindow", "Offline: %1"), (reason,))
+
+    def _reconnect_scheduled(self, attempt: int, delay: float) -> None:
+        self._set_status("offline", QT_TRANSLATE_NOOP("MainWindow", "Connection lost; retry %1 in %2 s"),
+                         (str(attempt), f"{delay:.0f}"))
+
+    def _joined(self, welcome: Welcome) -> None:
+        self.model.own_name = welcome.user_id
+        self.sidebar.own_name = welcome.user_id
+        self._members_changed(welcome.members)
+        self.composer.set_enabled(True)
+        self.composer.edit.setFocus()
+        self._update_title()
+
+    def _error(self, code: str, text: str) -> None:
+        known = {
+            ErrorCode.NAME_TAKEN.value: QT_TRANSLATE_NOOP("MainWindow", "That name is already taken in this room"),
+            ErrorCode.BAD_NAME.value: QT_TRANSLATE_NOOP("MainWindow", "That name cannot be used"),
+            ErrorCode.BAD_ROOM.value: QT_TRANSLATE_NOOP("MainWindow", "That room name cannot be used"),
+            ErrorCode.BAD_KEY.value: QT_TRANSLATE_NOOP("MainWindow", "This room needs the right key"),
+            ErrorCode.UNAVAILABLE.value: QT_TRANSLATE_NOOP("MainWindow", "The server cannot store messages right now"),
+            BAD_ADDRESS: QT_TRANSLATE_NOOP("MainWindow", "Not a valid server address"),
+        }
+        if code in known:
+            self._set_status("offline", known[code])
+        else:
+            self._set_status("offline", "%1", (text,))
+        if code == ErrorCode.BAD_KEY.value:
+            self.sidebar.show_key_field()
+        elif code in (ErrorCode.NAME_TAKEN.value, ErrorCode.BAD_NAME.value):
+            self.sidebar.name_edit.setFocus()
+            self.sidebar.name_edit.selectAll()
+
+    def _set_status(self, tone: str, source: str, args: tuple = ()) -> None:
+        """Remember the untranslated status so a language switch can re-render it."""
+        self._status = (tone, source, args)
+        text = self.tr(source)
+        for number, arg in enumerate(args, 1):
+            text = text.replace(f"%{number}", arg)
+        self.sidebar.set_status(text, tone)
+
+    # Messages -------------------------------------------------------------
+
+    def _message_received(self, record: ChatRecord) -> None:
+        self.model.add_records([record])
+        if record.sender != self.model.own_name and not self._attended():
+            self.unread += 1
+            self._update_title()
+            self._notify(record)
+
+    def _notice(self, notice: Notice) -> None:
+        self.model.add_notice(notice, int(time.time() * 1000))
+
+    def _members_changed(self, members) -> None:
+        self.sidebar.set_members(tuple(members))
+        present = set(members)
+        self._typers = [name for name in self._typers if name in present]
+        self.composer.set_typers(self._typers)
+        if self.composer.private_to is not None and self.composer.private_to not in present:
+            self.composer.clear_private()
+
+    def _typing_changed(self, member: str, active: bool) -> None:
+        if active and member not in self._typers:
+            self._typers.append(member)
+        elif not active and member in self._typers:
+            self._typers.remove(member)
+        self.composer.set_typers(self._typers)
+
+    def _send(self, text: str, to: str | None) -> None:
+        self._typing_idle.stop()
+        self.connection.set_typing(False)
+        self.connection.send(text, to)
+        self.view.jump_to_bottom()
+
+    def _text_changed(self) -> None:
+        if self.composer.edit.toPlainText():
+            self.connection.set_typing(True)
+            self._typing_idle.start()
+
+    # Unread and notifications --------------------------------------------
+
+    def _attended(self) -> bool:
+        return self.isActiveWindow() and not self.isMinimized()
+
+    def _update_title(self) -> None:
+        room = self.connection.room
+        title = f"RoomChat — {room}" if room else "RoomChat"
+        self.setWindowTitle(f"({self.unread}) {title}" if self.unread else title)
+
+    def _notify(self, record: ChatRecord) -> None:
+        if not QSystemTrayIcon.isSystemTrayAvailable():
+            return
+        if self._tray is None:
+            self._tray = QSystemTrayIcon(self.windowIcon(), self)
+            self._tray.activated.connect(lambda *_: (self.showNormal(), self.activateWindow()))
+            self._tray.show()
+        title = self.tr("Private message from %1") if record.to else self.tr("%1 in RoomChat")
+        self._tray.showMessage(title.replace("%1", record.sender), record.content[:200],
+                               QSystemTrayIcon.MessageIcon.Information, 5000)
+
+    def changeEvent(self, event) -> None:  # noqa: N802
+        if event.type() == QEvent.Type.ActivationChange and self._attended() and self.unread:
+            self.unread = 0
+            self._update_title()
+        elif event.type() == QEvent.Type.LanguageChange:
+            self.retranslate_ui()
+        super().changeEvent(event)
+
+    # Hosting --------------------------------------------------------------
+
+    def _hosting_toggled(self, on: bool) -> None:
+        panel = self.sidebar.host_panel
+        if on:
+            self.banner.hide()
+            self.host.start(panel.port_spin.value(), self.host_data_dir, panel.key)
+        else:
+            panel.switch.setEnabled(False)
+            self._keep(self._stop_hosting())
+
+    async def _stop_hosting(self) -> None:
+        """Leave our own room first, then stop the server off the GUI thread (it waits for clients)."""
+        if self._joining_own_host(self.connection.url):
+            self.leave()
+            await self.connection.close()
+        await asyncio.get_running_loop().run_in_executor(None, self.host.stop)
+        self.sidebar.host_panel.switch.setEnabled(True)
+
+    def _keep(self, coro) -> asyncio.Task:
+        """Start a task and hold a reference until it ends (qasync does not)."""
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    def _use_port(self, port: int) -> None:
+        self.sidebar.host_panel.port_spin.setValue(port)
+        self.sidebar.host_panel.switch.setChecked(True)
+
+    def _host_started(self, port: int) -> None:
+        panel = self.sidebar.host_panel
+        panel.set_hosting(True)
+        panel.show_addresses(self.host.addresses())
+        self.sidebar.server_edit.setText(f"ws://127.0.0.1:{port}")
+        if self.sidebar.name_edit.text().strip():
+            self.join_from_form()
+        else:
+            self._set_status("neutral", QT_TRANSLATE_NOOP("MainWindow", "Hosting on port %1: enter your name and join"), (str(port),))
+            self.sidebar.name_edit.setFocus()
+
+    def _host_stopped(self) -> None:
+        self.sidebar.host_panel.set_hosting(False)
+        self.sidebar.host_panel.show_addresses([])
+
+    def _host_failed(self, reason: str, suggested_port: int) -> None:
+        panel = self.sidebar.host_panel
+        panel.set_hosting(False)
+        if suggested_port:
+            message = self.tr("Port %1 is in use by another program.").replace(
+                "%1", str(panel.port_spin.value()))
+        else:
+            message = self.tr("Could not host: %1").replace("%1", reason)
+        panel.show_error(message, suggested_port)
+
+    # Language -------------------------------------------------------------
+
+    def set_language(self, code: str) -> None:
+        """Switch the UI language now and remember it (LanguageChange retranslates)."""
+        self.settings.language = code
+        self.language_actions[code].setChecked(True)
+        if self.translations is not None:
+            self.translations.apply(code)
+
+    def retranslate_ui(self) -> None:
+        self.language_menu.setTitle(self.tr("&Language"))
+        self.banner_label.setText(self.tr("No server yet — host a room on this computer?"))
+        self.banner_button.setText(self.tr("Host a room"))
+        self.sidebar.join_button.setText(self.tr(self._join_label))
+        tone, source, args = self._status
+        self._set_status(tone, source, args)
+        self.view.bubbles.forget()
+        self.model.retranslate()
+        self._update_title()
+
+    # Closing --------------------------------------------------------------
+
+    async def shutdown(self) -> None:
+        """Leave the room cleanly and stop hosting (the app's quit path and tests)."""
+        self._typing_idle.stop()
+        await self.connection.close()
+        others = [task for task in self._tasks if task is not asyncio.current_task()]
+        await asyncio.gather(*others, return_exceptions=True)
+        await asyncio.get_running_loop().run_in_executor(None, self.host.stop)
+
+    def closeEvent(self, event) -> None:  # noqa: N802
+        if self._closing is None:
+            self._closing = self._keep(self.shutdown())
+        if self._tray is not None:
+            self._tray.hide()
+        super().closeEvent(event)
+        self.closed.emit()
+
+    @property
+    def closing(self) -> asyncio.Task | None:
+        """The shutdown started by closing the window (main() waits for it)."""
+        return self._closing
+

@@ -135,7 +135,12 @@ def open_page(browser, server, loop):
     contexts, watched = [], []
 
     async def open_page(
-        *, locale: str = "en-US", viewport: dict = DESKTOP, query: str = "", origin: str = ""
+        *,
+        locale: str = "en-US",
+        viewport: dict = DESKTOP,
+        query: str = "",
+        origin: str = "",
+        fake_clock: bool = False,
     ) -> WatchedPage:
         context = await browser.new_context(locale=locale, viewport=viewport)
         contexts.append(context)
@@ -154,6 +159,8 @@ def open_page(browser, server, loop):
             socket.on("framesent", lambda payload: seen.sent_frames.append(json.loads(payload)))
 
         page.on("websocket", on_socket)
+        if fake_clock:
+            await page.clock.install()
         await page.goto(f"{seen.origin}/{query}")
         return seen
 
@@ -174,9 +181,26 @@ async def join(page: Page, name: str, room: str = "room-1") -> None:
     await expect(page.locator("#leaveBtn")).to_be_visible()
 
 
+async def page_with_peer(open_page, server, **page_options) -> tuple[WatchedPage, ChatPeer]:
+    """The page joined as alice and a Python v2 client joined as bob, both in room-1."""
+    alice = await open_page(**page_options)
+    await join(alice.page, "alice")
+    bob = await ChatPeer.open(server.url)
+    assert (await bob.join("bob", "room-1"))["type"] == "welcome"
+    return alice, bob
+
+
 async def say(page: Page, text: str) -> None:
     await page.fill("#msgInput", text)
     await page.press("#msgInput", "Enter")
+
+
+async def eventually(condition, timeout: float = 5.0) -> None:
+    """Wait until a Python-side condition on recorded events holds."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline, "condition never became true"
+        await asyncio.sleep(0.05)
 
 
 async def record_statuses(page: Page) -> None:
@@ -234,10 +258,7 @@ def test_two_pages_chat_own_right_others_left_pending_then_delivered(run, open_p
 
 def test_page_and_python_client_chat_both_ways(run, open_page, server):
     async def scenario():
-        alice = await open_page()
-        await join(alice.page, "alice")
-        peer = await ChatPeer.open(server.url)
-        assert (await peer.join("bob", "room-1"))["type"] == "welcome"
+        alice, peer = await page_with_peer(open_page, server)
         await peer.expect("history")
         await expect(alice.page.locator("#log .msg.system", has_text="bob joined")).to_have_count(1)
 
@@ -305,10 +326,8 @@ def test_links_only_for_http_and_https_built_safely(run, open_page, server):
 
 def test_private_messages_reach_only_the_addressee_and_are_marked(run, open_page, server):
     async def scenario():
-        alice = await open_page()
-        await join(alice.page, "alice")
-        bob, carol = await ChatPeer.open(server.url), await ChatPeer.open(server.url)
-        await bob.join("bob", "room-1")
+        alice, bob = await page_with_peer(open_page, server)
+        carol = await ChatPeer.open(server.url)
         await carol.join("carol", "room-1")
         page = alice.page
         await page.locator("#memberList .member", has_text="bob").click()
@@ -341,10 +360,7 @@ def test_private_messages_reach_only_the_addressee_and_are_marked(run, open_page
 
 def test_typing_indicator_both_ways(run, open_page, server):
     async def scenario():
-        alice = await open_page()
-        await join(alice.page, "alice")
-        bob = await ChatPeer.open(server.url)
-        await bob.join("bob", "room-1")
+        alice, bob = await page_with_peer(open_page, server)
         await bob.send(type="typing", active=True)
         await expect(alice.page.locator("#typing")).to_have_text("bob is typing…")
         await bob.send(type="typing", active=False)
@@ -361,10 +377,7 @@ def test_typing_indicator_both_ways(run, open_page, server):
 
 def test_server_restart_page_resumes_without_loss_or_duplicates(run, open_page, server):
     async def scenario():
-        alice = await open_page()
-        await join(alice.page, "alice")
-        bob = await ChatPeer.open(server.url)
-        await bob.join("bob", "room-1")
+        alice, bob = await page_with_peer(open_page, server)
         await bob.send(type="chat", content="before restart", nonce="b0")
         first = (await bob.expect("chat", nonce="b0"))["id"]
         await expect(alice.page.locator(f'#log .msg[data-id="{first}"]')).to_have_count(1)
@@ -490,10 +503,7 @@ def test_room_key_from_the_page_url(run, open_page, tmp_path, server):
 
 def test_leave_button_leaves_and_join_again_catches_up(run, open_page, server):
     async def scenario():
-        alice = await open_page()
-        await join(alice.page, "alice")
-        bob = await ChatPeer.open(server.url)
-        await bob.join("bob", "room-1")
+        alice, bob = await page_with_peer(open_page, server)
         await alice.page.click("#leaveBtn")
         await bob.expect("system", event="leave", userId="alice")
         await expect(alice.page.locator("#joinBtn")).to_be_visible()
@@ -528,11 +538,8 @@ def test_input_keys_focus_and_remembered_name(run, open_page):
 
 def test_new_messages_badge_when_scrolled_up(run, open_page, server):
     async def scenario():
-        alice = await open_page()
+        alice, bob = await page_with_peer(open_page, server)
         page = alice.page
-        await join(page, "alice")
-        bob = await ChatPeer.open(server.url)
-        await bob.join("bob", "room-1")
         for n in range(30):
             await bob.send(type="chat", content=f"filler {n}")
         await expect(page.locator("#log .msg.other")).to_have_count(30)
@@ -574,11 +581,8 @@ def test_language_follows_the_browser_locale(run, open_page, locale, title, join
 
 def test_phone_width_layout_is_usable(run, open_page, server):
     async def scenario():
-        phone = await open_page(viewport=PHONE)
+        phone, bob = await page_with_peer(open_page, server, viewport=PHONE)
         page = phone.page
-        await join(page, "alice")
-        bob = await ChatPeer.open(server.url)
-        await bob.join("bob", "room-1")
         await bob.send(type="chat", content="a" * 300 + " https://example.com/" + "b" * 200)
         await say(page, "Hi from a phone, 手机上也能用")
         await expect(page.locator("#log .msg.self")).to_have_attribute("data-status", "delivered")
@@ -597,4 +601,79 @@ def test_phone_width_layout_is_usable(run, open_page, server):
         await bob.close()
 
     ARTIFACTS.mkdir(exist_ok=True)
+    run(scenario())
+
+
+def test_missing_pong_counts_as_dead_connection_and_page_reconnects(run, open_page):
+    async def scenario():
+        alice = await open_page(fake_clock=True)
+        page = alice.page
+        connections, swallow_pongs, pongs = [], [False], []
+
+        def relay(route) -> None:
+            """Pass frames both ways, except pongs once the test says so."""
+            upstream = route.connect_to_server()
+            connections.append(route)
+
+            def to_page(message) -> None:
+                is_pong = json.loads(message).get("type") == "pong"
+                if is_pong:
+                    pongs.append(swallow_pongs[0])
+                if not (is_pong and swallow_pongs[0]):
+                    route.send(message)
+
+            upstream.on_message(to_page)
+
+        await page.route_web_socket(alice.socket_origin, relay)
+        await join(page, "alice")
+        status = page.locator("#status")
+
+        await page.clock.fast_forward(30_000)  # first heartbeat, answered
+        await eventually(lambda: pongs == [False])
+        await page.clock.fast_forward(15_000)
+        await expect(status).to_have_class("online")
+
+        swallow_pongs[0] = True
+        await page.clock.fast_forward(15_000)  # second heartbeat, its pong is lost
+        await eventually(lambda: pongs == [False, True])
+        await page.clock.fast_forward(9_000)
+        await expect(status).to_have_class("online")
+        await page.clock.fast_forward(1_500)
+        await expect(status).to_have_class("offline")
+        assert len(connections) == 1
+        swallow_pongs[0] = False
+        await page.clock.fast_forward(1_500)  # the first retry comes after about 1 s
+        await expect(status).to_have_class("online")
+        assert len(connections) == 2
+        pings = [frame for frame in alice.sent_frames if frame.get("type") == "ping"]
+        assert len(pings) == 2
+        assert alice.joins()[-1]["resume"]
+
+    run(scenario())
+
+
+def test_reconnect_never_gives_up_silently(run, open_page, server):
+    async def scenario():
+        alice = await open_page(fake_clock=True)
+        page = alice.page
+        await join(page, "alice")
+        alice.server_down_on_purpose = True
+        await server.stop_soon()
+        status = page.locator("#status")
+        for attempt in range(1, 11):
+            await expect(status).to_contain_text(f"(try {attempt})")
+            await expect(page.locator("#retryBtn")).to_be_hidden()
+            await page.clock.fast_forward(31_000)
+        gave_up = "Could not reconnect. Still trying every 30 s."
+        await expect(status).to_have_text(gave_up)
+        await expect(page.locator("#retryBtn")).to_be_visible()
+        assert len(alice.socket_urls) == 11  # the first connection and ten failed tries
+        await page.clock.fast_forward(31_000)  # it keeps trying after the notice
+        await eventually(lambda: len(alice.socket_urls) == 12)
+        await expect(status).to_have_text(gave_up)
+        await server.start_again_soon()
+        await page.click("#retryBtn")
+        await expect(status).to_have_class("online")
+        await expect(page.locator("#retryBtn")).to_be_hidden()
+
     run(scenario())

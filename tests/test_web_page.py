@@ -116,6 +116,11 @@ def browser(loop) -> Iterator[Browser]:
     loop.run_until_complete(playwright.stop())
 
 
+@pytest.fixture(scope="module", autouse=True)
+def artifacts_dir() -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+
+
 @pytest.fixture
 def run(loop):
     """Run a test's scenario coroutine on the module's loop (the browser lives there)."""
@@ -178,7 +183,7 @@ async def join(page: Page, name: str, room: str = "room-1") -> None:
     await page.fill("#userId", name)
     await page.fill("#room", room)
     await page.click("#joinBtn")
-    await expect(page.locator("#leaveBtn")).to_be_visible()
+    await expect(page.locator("#status")).to_have_class("online")
 
 
 async def page_with_peer(open_page, server, **page_options) -> tuple[WatchedPage, ChatPeer]:
@@ -252,7 +257,6 @@ def test_two_pages_chat_own_right_others_left_pending_then_delivered(run, open_p
         await expect(alice.page.locator("#memberList .member-name")).to_have_text(["alice", "bob"])
         await alice.page.screenshot(path=str(ARTIFACTS / "web-desktop.png"))
 
-    ARTIFACTS.mkdir(exist_ok=True)
     run(scenario())
 
 
@@ -343,6 +347,7 @@ def test_private_messages_reach_only_the_addressee_and_are_marked(run, open_page
         theirs = page.locator("#log .msg.other.private")
         await expect(theirs.locator(".tag")).to_have_text("Private from bob")
         assert [m for m in await carol.nothing() if m.get("type") == "chat"] == []
+        await page.screenshot(path=str(ARTIFACTS / "web-private.png"))
 
         await page.click("#cancelPrivate")
         await expect(page.locator("#privateBar")).to_be_hidden()
@@ -420,6 +425,7 @@ def test_messages_typed_offline_are_queued_then_delivered(run, open_page, server
         queued = page.locator("#outbox .msg.self")
         await expect(queued).to_have_count(2)
         assert await queued.evaluate_all("ns => ns.map(n => n.dataset.status)") == ["queued", "queued"]
+        await page.screenshot(path=str(ARTIFACTS / "web-offline.png"))
 
         await server.start_again_soon()
         delivered = page.locator('#log .msg.self[data-status="delivered"]')
@@ -600,7 +606,6 @@ def test_phone_width_layout_is_usable(run, open_page, server):
         await page.screenshot(path=str(ARTIFACTS / "web-phone.png"))
         await bob.close()
 
-    ARTIFACTS.mkdir(exist_ok=True)
     run(scenario())
 
 

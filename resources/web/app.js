@@ -14,8 +14,9 @@
   const el = {
     status: $("status"), joinForm: $("joinForm"), userId: $("userId"), room: $("room"),
     joinBtn: $("joinBtn"), leaveBtn: $("leaveBtn"), retryBtn: $("retryBtn"),
-    formError: $("formError"), memberPanel: $("memberPanel"), memberTitle: $("memberTitle"),
-    memberList: $("memberList"), scroller: $("scroller"), log: $("log"), outbox: $("outbox"),
+    formError: $("formError"), identity: $("identity"), memberPanel: $("memberPanel"),
+    memberTitle: $("memberTitle"), memberList: $("memberList"), scroller: $("scroller"),
+    log: $("log"), outbox: $("outbox"),
     newMessages: $("newMessages"), typing: $("typing"), privateBar: $("privateBar"),
     privateLabel: $("privateLabel"), cancelPrivate: $("cancelPrivate"), composer: $("composer"),
     msgInput: $("msgInput"), sendBtn: $("sendBtn"),
@@ -50,6 +51,9 @@
     onFrame: handleFrame,
     onDown: ({ attempt, delayMs, gaveUp }) => {
       state.joined = false;
+      document.body.classList.add("offline");
+      el.joinBtn.hidden = true;
+      el.leaveBtn.hidden = false;
       clearTypers();
       updateComposer();
       el.retryBtn.hidden = !gaveUp;
@@ -412,7 +416,7 @@
   }
 
   function showJoinForm() {
-    document.body.classList.remove("in-room");
+    document.body.classList.remove("in-room", "offline");
     el.userId.readOnly = el.room.readOnly = false;
     el.joinBtn.hidden = false;
     el.joinBtn.disabled = false;
@@ -470,6 +474,8 @@
     state.welcomeLastId = typeof message.lastId === "number" ? message.lastId : null;
     connection.markHealthy();
     document.body.classList.add("in-room");
+    document.body.classList.remove("offline");
+    el.identity.textContent = state.name + " · " + state.room;
     el.joinBtn.hidden = true;
     el.leaveBtn.hidden = false;
     el.retryBtn.hidden = true;

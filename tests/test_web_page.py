@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from conftest import ARTIFACTS, ChatPeer, make_config
 from playwright.async_api import Browser, Page, async_playwright, expect
 
-from conftest import ARTIFACTS, ChatPeer, make_config
 from server.thread import ServerThread
 
 CHROMIUM_ARGS = [
@@ -57,7 +57,9 @@ class RestartableServer:
         self.thread.stop()
 
     def start_again(self) -> None:
-        self.thread = ServerThread(make_config(self.data_dir, **{**self.options, "port": self.port}))
+        self.thread = ServerThread(
+            make_config(self.data_dir, **{**self.options, "port": self.port})
+        )
         self.thread.start()
 
     async def stop_soon(self) -> None:
@@ -335,7 +337,9 @@ def test_private_messages_reach_only_the_addressee_and_are_marked(run, open_page
         await carol.join("carol", "room-1")
         page = alice.page
         await page.locator("#memberList .member", has_text="bob").click()
-        await expect(page.locator("#privateBar")).to_have_text("Private message to bob Back to the room")
+        await expect(page.locator("#privateBar")).to_have_text(
+            "Private message to bob Back to the room"
+        )
         await expect(page.locator("#msgInput")).to_be_focused()
         await say(page, "just for you")
         mine = page.locator("#log .msg.self.private")
@@ -356,7 +360,9 @@ def test_private_messages_reach_only_the_addressee_and_are_marked(run, open_page
 
         await page.locator("#memberList .member", has_text="carol").click()
         await carol.close()
-        await expect(page.locator("#log .msg.system", has_text="carol left, private mode ended")).to_have_count(1)
+        await expect(
+            page.locator("#log .msg.system", has_text="carol left, private mode ended")
+        ).to_have_count(1)
         await expect(page.locator("#privateBar")).to_be_hidden()
         await bob.close()
 
@@ -406,7 +412,9 @@ def test_server_restart_page_resumes_without_loss_or_duplicates(run, open_page, 
         assert await log_ids(alice.page) == [first, *missed, last]
         rejoin = alice.joins()[-1]
         assert rejoin["since"] == first and rejoin["resume"]
-        await expect(alice.page.locator("#log .msg.system", has_text="Reconnected to room-1")).to_have_count(1)
+        await expect(
+            alice.page.locator("#log .msg.system", has_text="Reconnected to room-1")
+        ).to_have_count(1)
         await bob.close()
 
     run(scenario())
@@ -424,7 +432,10 @@ def test_messages_typed_offline_are_queued_then_delivered(run, open_page, server
         await say(page, "queued two")
         queued = page.locator("#outbox .msg.self")
         await expect(queued).to_have_count(2)
-        assert await queued.evaluate_all("ns => ns.map(n => n.dataset.status)") == ["queued", "queued"]
+        assert await queued.evaluate_all("ns => ns.map(n => n.dataset.status)") == [
+            "queued",
+            "queued",
+        ]
         await page.screenshot(path=str(ARTIFACTS / "web-offline.png"))
 
         await server.start_again_soon()
@@ -516,7 +527,9 @@ def test_leave_button_leaves_and_join_again_catches_up(run, open_page, server):
         await expect(alice.page.locator("#status")).to_have_class("idle")
         await bob.send(type="chat", content="said while alice was away")
         await alice.page.click("#joinBtn")
-        await expect(alice.page.locator("#log .msg.other .text")).to_have_text(["said while alice was away"])
+        await expect(alice.page.locator("#log .msg.other .text")).to_have_text(
+            ["said while alice was away"]
+        )
         await bob.close()
 
     run(scenario())
@@ -680,5 +693,26 @@ def test_reconnect_never_gives_up_silently(run, open_page, server):
         await page.click("#retryBtn")
         await expect(status).to_have_class("online")
         await expect(page.locator("#retryBtn")).to_be_hidden()
+
+    run(scenario())
+
+
+def test_leave_while_reconnecting_stops_trying(run, open_page, server):
+    async def scenario():
+        alice = await open_page()
+        page = alice.page
+        await join(page, "alice")
+        alice.server_down_on_purpose = True
+        await server.stop_soon()
+        await expect(page.locator("#status")).to_have_class("offline")
+        await expect(page.locator("#memberList .presence").first).to_have_css(
+            "background-color", "rgb(107, 107, 133)"
+        )
+        await page.click("#leaveBtn")
+        await expect(page.locator("#status")).to_have_class("idle")
+        await expect(page.locator("#joinBtn")).to_be_enabled()
+        tries = len(alice.socket_urls)
+        await page.wait_for_timeout(1600)  # past the first retry's longest jittered wait
+        assert len(alice.socket_urls) == tries
 
     run(scenario())

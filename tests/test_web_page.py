@@ -584,6 +584,7 @@ def test_new_messages_badge_when_scrolled_up(run, open_page, server):
         ("zh-CN", "聊天室", "加入房间", "已加入房间「room-1」,当前 1 人在线"),
         ("en-US", "RoomChat", "Join room", "You joined room-1 · 1 online"),
     ],
+    ids=["zh-CN", "en-US"],
 )
 def test_language_follows_the_browser_locale(run, open_page, locale, title, join_label, welcome):
     async def scenario():

@@ -10,7 +10,7 @@ import asyncio
 import time
 from pathlib import Path
 
-from PySide6.QtCore import QT_TRANSLATE_NOOP, QEvent, QTimer, Signal
+from PySide6.QtCore import QT_TRANSLATE_NOOP, QEvent, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup
 from PySide6.QtWidgets import (
     QFrame,
@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QMainWindow,
     QPushButton,
+    QScrollArea,
     QSystemTrayIcon,
     QVBoxLayout,
     QWidget,
@@ -41,11 +42,22 @@ TYPING_IDLE_MS = 3000
 """After this long without a keystroke we tell the room we stopped typing."""
 
 STYLE_SHEET = """
+QMenuBar { background: #1a1a2e; color: #c8c8e0; border-bottom: 1px solid #2c2c48; }
+QMenuBar::item:selected { background: #2d2d55; }
+#sidebarScroll, #sidebarScroll > QWidget > QWidget { background: #1a1a2e; border: none; }
+#sidebarScroll QScrollBar:vertical { background: #1a1a2e; width: 8px; margin: 0; }
+#sidebarScroll QScrollBar::handle:vertical { background: #3a3a5a; border-radius: 4px; min-height: 24px; }
+#sidebarScroll QScrollBar::add-line, #sidebarScroll QScrollBar::sub-line { height: 0; }
+#sidebarScroll QScrollBar::add-page, #sidebarScroll QScrollBar::sub-page { background: none; }
 QMainWindow, #chatArea { background: #ffffff; }
 #sidebar { background: #1a1a2e; border-right: 1px solid #333333; }
 #sidebar QLabel { color: #ffffff; }
 #sidebarTitle { font-size: 16pt; font-weight: bold; }
 #sidebar #fieldLabel { color: #8a8aa0; font-size: 8.5pt; }
+#sidebar QSpinBox::up-button, #sidebar QSpinBox::down-button {
+    width: 16px; background: #2d2d44; border: none; border-left: 1px solid #333355;
+}
+#sidebar QSpinBox::up-arrow { width: 6px; height: 6px; }
 #sidebar QLineEdit, #sidebar QSpinBox {
     padding: 6px 8px; border-radius: 6px; border: 1px solid #333355;
     background: #16213e; color: #ffffff; selection-background-color: #646cff;
@@ -130,7 +142,12 @@ class MainWindow(QMainWindow):
         self.setWindowIcon(app_icon())
 
         self.sidebar = Sidebar(self)
-        self.sidebar.setFixedWidth(270)
+        sidebar_scroll = QScrollArea(self)
+        sidebar_scroll.setObjectName("sidebarScroll")
+        sidebar_scroll.setWidget(self.sidebar)
+        sidebar_scroll.setWidgetResizable(True)
+        sidebar_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        sidebar_scroll.setFixedWidth(270)
         self.view = MessageView(self)
         self.view.setModel(self.model)
         self.composer = Composer(self)
@@ -149,7 +166,7 @@ class MainWindow(QMainWindow):
         row = QHBoxLayout(central)
         row.setContentsMargins(0, 0, 0, 0)
         row.setSpacing(0)
-        row.addWidget(self.sidebar)
+        row.addWidget(sidebar_scroll)
         row.addWidget(chat, 1)
         self.setCentralWidget(central)
         self.setStyleSheet(STYLE_SHEET)

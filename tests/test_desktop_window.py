@@ -14,7 +14,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import pytest  # noqa: E402
 import qasync  # noqa: E402
-from PySide6.QtCore import QObject, QPoint, QSettings, Qt, QUrl, Slot  # noqa: E402
+from PySide6.QtCore import QCoreApplication, QEvent, QObject, QPoint, QSettings, Qt, QUrl, Slot  # noqa: E402
 from PySide6.QtGui import QDesktopServices, QFontMetricsF, QGuiApplication  # noqa: E402
 from PySide6.QtTest import QTest  # noqa: E402
 
@@ -59,6 +59,8 @@ def windows(run, tmp_path):
     for window in made:
         run(window.shutdown())
         window.deleteLater()
+    # Delete the windows now, not during interpreter finalization (PySide6 crashes there).
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
 
 
 async def until(predicate, timeout: float = 10.0, what: str = "condition") -> None:
@@ -83,7 +85,11 @@ def online(window: MainWindow) -> bool:
 
 
 def type_and_enter(window: MainWindow, text: str) -> None:
-    QTest.keyClicks(window.composer.edit, text)
+    """Type ``text`` (QTest types ASCII letters; other text is pasted) and press Enter."""
+    if text.isascii() and "?" not in text:
+        QTest.keyClicks(window.composer.edit, text)
+    else:
+        window.composer.edit.insertPlainText(text)
     QTest.keyClick(window.composer.edit, Qt.Key.Key_Return)
 
 
@@ -296,7 +302,7 @@ def test_language_switch_retranslates_the_window(run, windows, qapp):
         window.language_actions["zh_CN"].trigger()
         assert translations.language == "zh_CN"
         assert window.settings.language == "zh_CN"
-        assert window.sidebar.join_button.text() == "加入房间"
+        await until(lambda: window.sidebar.join_button.text() == "加入房间", what="retranslation")
         assert window.sidebar.name_label.text() == "用户名"
         assert window.composer.send_button.text() == "发送"
         assert window.language_menu.title().startswith("语言")
@@ -304,7 +310,7 @@ def test_language_switch_retranslates_the_window(run, windows, qapp):
         assert window.sidebar.host_panel.switch.text() == "在这台电脑上主持房间"
         assert window.sidebar.status_label.text() == "未连接"
         window.language_actions["en"].trigger()
-        assert window.sidebar.join_button.text() == "Join room"
+        await until(lambda: window.sidebar.join_button.text() == "Join room")
         assert window.settings.language == "en"
 
     try:
@@ -439,6 +445,7 @@ def test_screenshots_of_a_room_in_use(run, windows, qapp, artifacts, tmp_path):
     """Not an assertion of looks: pictures for a person to check (tests/artifacts/desktop-*.png)."""
     translations = Translations(qapp)
     alice, bob = windows("alice", translations), windows("bob")
+    alice.resize(1000, 860)  # tall enough to show the host panel's addresses too
     port = free_port()
 
     async def scenario():
@@ -454,7 +461,7 @@ def test_screenshots_of_a_room_in_use(run, windows, qapp, artifacts, tmp_path):
         bob.sidebar.member_menu("alice").actions()[0].trigger()
         type_and_enter(bob, "psst, this one is just for you")
         await until(lambda: len(alice.model.ids()) == 3)
-        QTest.keyClicks(bob.composer.edit, "typing")
+        QTest.keyClicks(bob.composer.edit, "Sounds good")
         await until(lambda: alice.composer.typing_label.text() != "")
         alice.activateWindow()
         await asyncio.sleep(0.2)
@@ -466,6 +473,7 @@ def test_screenshots_of_a_room_in_use(run, windows, qapp, artifacts, tmp_path):
         alice.set_language("en")
         QTest.mouseClick(alice.sidebar.host_panel.switch, Qt.MouseButton.LeftButton)
         await until(lambda: bob.connection.state is not ConnectionState.ONLINE)
+        bob.composer.edit.clear()
         type_and_enter(bob, "are you still there?")
         await asyncio.sleep(0.3)
         bob.grab().save(str(artifacts / "desktop-offline-pending.png"))

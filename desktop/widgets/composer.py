@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, Qt, Signal
+from PySide6.QtCore import QCoreApplication, QEvent, Qt, Signal
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
@@ -56,15 +56,15 @@ class MessageEdit(QPlainTextEdit):
         self.setFixedHeight(lines * self.fontMetrics().lineSpacing() + frame + 8)
 
 
-def typing_text(names: list[str], tr) -> str:
+def typing_text(names: list[str]) -> str:
     """"alice is typing…", "alice and bob are typing…", "several people are typing…"."""
     if not names:
         return ""
     if len(names) == 1:
-        return tr("%1 is typing…").replace("%1", names[0])
+        return QCoreApplication.translate("Composer", "%1 is typing…").replace("%1", names[0])
     if len(names) == 2:
-        return tr("%1 and %2 are typing…").replace("%1", names[0]).replace("%2", names[1])
-    return tr("Several people are typing…")
+        return QCoreApplication.translate("Composer", "%1 and %2 are typing…").replace("%1", names[0]).replace("%2", names[1])
+    return QCoreApplication.translate("Composer", "Several people are typing…")
 
 
 class Composer(QWidget):
@@ -147,7 +147,7 @@ class Composer(QWidget):
 
     def set_typers(self, names: list[str]) -> None:
         self._typers = list(names)
-        self.typing_label.setText(typing_text(self._typers, self.tr))
+        self.typing_label.setText(typing_text(self._typers))
 
     def set_enabled(self, enabled: bool) -> None:
         self.edit.setEnabled(enabled)
@@ -166,7 +166,7 @@ class Composer(QWidget):
         self.private_close.setToolTip(self.tr("Send to everyone again"))
         if self._private_to is not None:
             self.private_label.setText(self.tr("Private to %1").replace("%1", self._private_to))
-        self.typing_label.setText(typing_text(self._typers, self.tr))
+        self.typing_label.setText(typing_text(self._typers))
 
     def changeEvent(self, event) -> None:  # noqa: N802
         if event.type() == QEvent.Type.LanguageChange:

@@ -70,6 +70,7 @@ class HostPanel(QFrame):
 
         self.addresses_title = QLabel(self)
         self.addresses_title.setObjectName("fieldLabel")
+        self.addresses_title.setWordWrap(True)
         self.addresses_box = QWidget(self)
         self.addresses_layout = QVBoxLayout(self.addresses_box)
         self.addresses_layout.setContentsMargins(0, 0, 0, 0)

@@ -63,6 +63,8 @@ class Sidebar(QFrame):
         self.members = QStringListModel(self)
         self.member_view = QListView(self)
         self.member_view.setObjectName("memberView")
+        self.member_view.setMinimumHeight(60)
+        self.member_view.setMaximumHeight(150)
         self.member_view.setModel(self.members)
         self.member_view.setEditTriggers(QListView.EditTrigger.NoEditTriggers)
         self.member_view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
@@ -85,10 +87,11 @@ class Sidebar(QFrame):
         layout.addWidget(self.retry_button)
         layout.addWidget(self.leave_button)
         layout.addSpacing(8)
-        layout.addWidget(self.host_panel)
-        layout.addSpacing(8)
         layout.addWidget(self.members_label)
-        layout.addWidget(self.member_view, 1)
+        layout.addWidget(self.member_view)
+        layout.addSpacing(8)
+        layout.addWidget(self.host_panel)
+        layout.addStretch(1)
         self.retranslate_ui()
 
     def _field(self, name: str, max_length: int) -> tuple[QLabel, QLineEdit]:

@@ -1,0 +1,347 @@
+<?xml version="1.0" encoding="utf-8"?>
+<!DOCTYPE TS>
+<TS version="2.1" language="zh_CN" sourcelanguage="en">
+<context>
+    <name>BubbleDelegate</name>
+    <message>
+        <location filename="../../desktop/widgets/bubbles.py" line="145" />
+        <source>private to %1</source>
+        <translation>私信给 %1</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/widgets/bubbles.py" line="147" />
+        <source>private</source>
+        <translation>私信</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/widgets/bubbles.py" line="149" />
+        <source>sending…</source>
+        <translation>发送中…</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/widgets/bubbles.py" line="151" />
+        <source>not sent — click to retry</source>
+        <translation>未发送 — 点击重试</translation>
+    </message>
+</context>
+<context>
+    <name>Composer</name>
+    <message>
+        <location filename="../../desktop/widgets/composer.py" line="64" />
+        <source>%1 is typing…</source>
+        <translation>%1 正在输入…</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/widgets/composer.py" line="66" />
+        <source>%1 and %2 are typing…</source>
+        <translation>%1 和 %2 正在输入…</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/widgets/composer.py" line="67" />
+        <source>Several people are typing…</source>
+        <translation>好几个人正在输入…</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/widgets/composer.py" line="137" />
+        <location filename="../../desktop/widgets/composer.py" line="168" />
+        <source>Private to %1</source>
+        <translation>私信给 %1</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/widgets/composer.py" line="164" />
+        <source>Type a message…  (Enter sends, Shift+Enter: new line)</source>
+        <translation>输入消息…（Enter 发送，Shift+Enter 换行）</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/widgets/composer.py" line="165" />
+        <source>Send</source>
+        <translation>发送</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/widgets/composer.py" line="166" />
+        <source>Send to everyone again</source>
+        <translation>改回发给所有人</translation>
+    </message>
+</context>
+<context>
+    <name>HostPanel</name>
+    <message>
+        <location filename="../../desktop/widgets/host_panel.py" line="111" />
+        <location filename="../../desktop/widgets/host_panel.py" line="154" />
+        <source>Use port %1</source>
+        <translation>改用端口 %1</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/widgets/host_panel.py" line="121" />
+        <source>browser</source>
+        <translation>浏览器</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/widgets/host_panel.py" line="138" />
+        <location filename="../../desktop/widgets/host_panel.py" line="156" />
+        <source>Copy</source>
+        <translation>复制</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/widgets/host_panel.py" line="139" />
+        <location filename="../../desktop/widgets/host_panel.py" line="157" />
+        <source>Copy %1</source>
+        <translation>复制 %1</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/widgets/host_panel.py" line="149" />
+        <source>Host a room on this computer</source>
+        <translation>在这台电脑上主持房间</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/widgets/host_panel.py" line="150" />
+        <source>Port</source>
+        <translation>端口</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/widgets/host_panel.py" line="151" />
+        <source>Require a key (optional)</source>
+        <translation>需要密钥（可选）</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/widgets/host_panel.py" line="152" />
+        <source>no key</source>
+        <translation>不需要密钥</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/widgets/host_panel.py" line="153" />
+        <source>Others join at (ws:// RoomChat, http:// browser):</source>
+        <translation>其他人从这里加入（ws:// 用 RoomChat，http:// 用浏览器）：</translation>
+    </message>
+</context>
+<context>
+    <name>MainWindow</name>
+    <message>
+        <location filename="../../desktop/window.py" line="124" />
+        <source>Not connected</source>
+        <translation>未连接</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/window.py" line="127" />
+        <location filename="../../desktop/window.py" line="288" />
+        <location filename="../../desktop/window.py" line="292" />
+        <source>Join room</source>
+        <translation>加入房间</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/window.py" line="256" />
+        <source>Enter a name first</source>
+        <translation>请先输入用户名</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/window.py" line="260" />
+        <source>Enter a room</source>
+        <translation>请输入房间号</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/window.py" line="289" />
+        <source>Joining…</source>
+        <translation>正在加入…</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/window.py" line="290" />
+        <source>Joined</source>
+        <translation>已加入</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/window.py" line="291" />
+        <source>Reconnecting...</source>
+        <translation>正在重连...</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/window.py" line="303" />
+        <source>Online in %1</source>
+        <translation>已在房间「%1」在线</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/window.py" line="305" />
+        <source>Connecting…</source>
+        <translation>正在连接…</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/window.py" line="307" />
+        <source>Reconnecting: %1</source>
+        <translation>正在重连：%1</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/window.py" line="309" />
+        <source>Gave up reconnecting: %1</source>
+        <translation>已停止重连：%1</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/window.py" line="311" />
+        <source>Offline: %1</source>
+        <translation>离线：%1</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/window.py" line="314" />
+        <source>Connection lost; retry %1 in %2 s</source>
+        <translation>连接已断开，%2 秒后第 %1 次重试</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/window.py" line="327" />
+        <source>That name is already taken in this room</source>
+        <translation>这个名字在本房间已被占用</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/window.py" line="328" />
+        <source>That name cannot be used</source>
+        <translation>不能使用这个名字</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/window.py" line="329" />
+        <source>That room name cannot be used</source>
+        <translation>不能使用这个房间名</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/window.py" line="330" />
+        <source>This room needs the right key</source>
+        <translation>这个房间需要正确的密钥</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/window.py" line="331" />
+        <source>The server cannot store messages right now</source>
+        <translation>服务器暂时无法保存消息</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/window.py" line="332" />
+        <source>Not a valid server address</source>
+        <translation>服务器地址无效</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/window.py" line="407" />
+        <source>Private message from %1</source>
+        <translation>来自 %1 的私信</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/window.py" line="407" />
+        <source>%1 in RoomChat</source>
+        <translation>%1（RoomChat）</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/window.py" line="457" />
+        <source>Hosting on port %1: enter your name and join</source>
+        <translation>正在端口 %1 上主持：请输入用户名并加入</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/window.py" line="468" />
+        <source>Port %1 is in use by another program.</source>
+        <translation>端口 %1 已被其他程序占用。</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/window.py" line="471" />
+        <source>Could not host: %1</source>
+        <translation>无法主持房间：%1</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/window.py" line="484" />
+        <source>&amp;Language</source>
+        <translation>语言(&amp;L)</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/window.py" line="485" />
+        <source>No server yet — host a room on this computer?</source>
+        <translation>还没有服务器 — 要在这台电脑上主持一个房间吗？</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/window.py" line="486" />
+        <source>Host a room</source>
+        <translation>主持房间</translation>
+    </message>
+</context>
+<context>
+    <name>MessageModel</name>
+    <message>
+        <location filename="../../desktop/models.py" line="61" />
+        <source>%1 joined the room</source>
+        <translation>用户「%1」加入了房间</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/models.py" line="63" />
+        <source>%1 left the room</source>
+        <translation>用户「%1」离开了房间</translation>
+    </message>
+</context>
+<context>
+    <name>MessageView</name>
+    <message>
+        <location filename="../../desktop/widgets/message_view.py" line="112" />
+        <source>1 new message ↓</source>
+        <translation>1 条新消息 ↓</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/widgets/message_view.py" line="114" />
+        <source>%1 new messages ↓</source>
+        <translation>%1 条新消息 ↓</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/widgets/message_view.py" line="158" />
+        <source>Copy text</source>
+        <translation>复制文字</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/widgets/message_view.py" line="161" />
+        <source>Retry sending</source>
+        <translation>重新发送</translation>
+    </message>
+</context>
+<context>
+    <name>Sidebar</name>
+    <message>
+        <location filename="../../desktop/widgets/sidebar.py" line="112" />
+        <location filename="../../desktop/widgets/sidebar.py" line="143" />
+        <source>Members (%1)</source>
+        <translation>成员（%1）</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/widgets/sidebar.py" line="122" />
+        <source>Send private message</source>
+        <translation>发送私信</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/widgets/sidebar.py" line="133" />
+        <source>Chat room</source>
+        <translation>聊天室</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/widgets/sidebar.py" line="134" />
+        <source>Name</source>
+        <translation>用户名</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/widgets/sidebar.py" line="135" />
+        <source>Your nickname</source>
+        <translation>你的昵称</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/widgets/sidebar.py" line="136" />
+        <source>Room</source>
+        <translation>房间号</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/widgets/sidebar.py" line="138" />
+        <source>Server address</source>
+        <translation>服务器地址</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/widgets/sidebar.py" line="140" />
+        <source>Room key</source>
+        <translation>房间密钥</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/widgets/sidebar.py" line="141" />
+        <source>Retry now</source>
+        <translation>立即重试</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/widgets/sidebar.py" line="142" />
+        <source>Leave</source>
+        <translation>离开房间</translation>
+    </message>
+</context>
+</TS>

@@ -40,8 +40,9 @@ def _loadable(soname: str) -> bool:
     return True
 
 
-def missing_libraries(libraries: dict[str, str] = XCB_LIBRARIES) -> list[str]:
-    """Packages whose library cannot be loaded, in the order listed."""
+def missing_libraries(libraries: dict[str, str] | None = None) -> list[str]:
+    """Packages whose library cannot be loaded (of XCB_LIBRARIES by default), in order."""
+    libraries = XCB_LIBRARIES if libraries is None else libraries
     return list(dict.fromkeys(pkg for soname, pkg in libraries.items() if not _loadable(soname)))
 
 

@@ -221,7 +221,7 @@
     <message>
         <location filename="../../desktop/window.py" line="407" />
         <source>%1 in RoomChat</source>
-        <translation>%1（RoomChat）</translation>
+        <translation>%1 发来新消息</translation>
     </message>
     <message>
         <location filename="../../desktop/window.py" line="457" />

@@ -41,6 +41,9 @@ __all__ = ["MainWindow", "STYLE_SHEET"]
 TYPING_IDLE_MS = 3000
 """After this long without a keystroke we tell the room we stopped typing."""
 
+NOTIFY_EVERY_S = 3.0
+"""A burst of unseen messages raises one tray notification, not one per message."""
+
 STYLE_SHEET = """
 QMenuBar { background: #1a1a2e; color: #c8c8e0; border-bottom: 1px solid #2c2c48; }
 QMenuBar::item:selected { background: #2d2d55; }
@@ -136,6 +139,7 @@ class MainWindow(QMainWindow):
         self._status: tuple[str, str, tuple] = ("neutral", QT_TRANSLATE_NOOP("MainWindow", "Not connected"), ())
         self._typers: list[str] = []
         self._tray: QSystemTrayIcon | None = None
+        self._notified_at = -NOTIFY_EVERY_S
         self._join_label = QT_TRANSLATE_NOOP("MainWindow", "Join room")
         self._closing: asyncio.Task | None = None
         self._tasks: set[asyncio.Task] = set()
@@ -173,6 +177,11 @@ class MainWindow(QMainWindow):
         self.resize(1000, 680)
 
         self._make_menu()
+        self._incoming: list[ChatRecord] = []
+        self._incoming_flush = QTimer(self)
+        self._incoming_flush.setSingleShot(True)
+        self._incoming_flush.setInterval(0)
+        self._incoming_flush.timeout.connect(self._flush_incoming)
         self._typing_idle = QTimer(self)
         self._typing_idle.setSingleShot(True)
         self._typing_idle.setInterval(TYPING_IDLE_MS)
@@ -216,10 +225,10 @@ class MainWindow(QMainWindow):
         c.stateChanged.connect(self._state_changed)
         c.joined.connect(self._joined)
         c.messageReceived.connect(self._message_received)
-        c.historyReceived.connect(self.model.add_records)
-        c.pendingAdded.connect(self.model.add_pending)
-        c.messageDelivered.connect(self.model.deliver)
-        c.messageFailed.connect(self.model.fail)
+        c.historyReceived.connect(self._history_received)
+        c.pendingAdded.connect(self._pending_added)
+        c.messageDelivered.connect(self._delivered)
+        c.messageFailed.connect(self._failed)
         c.noticeReceived.connect(self._notice)
         c.membersChanged.connect(self._members_changed)
         c.typingChanged.connect(self._typing_changed)
@@ -369,13 +378,39 @@ class MainWindow(QMainWindow):
     # Messages -------------------------------------------------------------
 
     def _message_received(self, record: ChatRecord) -> None:
-        self.model.add_records([record])
+        """Collect live messages and insert them together once the loop is idle (one insertion per burst)."""
+        self._incoming.append(record)
+        self._incoming_flush.start()
         if record.sender != self.model.own_name and not self._attended():
             self.unread += 1
             self._update_title()
             self._notify(record)
 
+    def _flush_incoming(self) -> None:
+        """Insert collected live messages; called before any other change so order is kept."""
+        self._incoming_flush.stop()
+        if self._incoming:
+            batch, self._incoming = self._incoming, []
+            self.model.add_records(batch)
+
+    def _history_received(self, records) -> None:
+        self._flush_incoming()
+        self.model.add_records(records)
+
+    def _pending_added(self, nonce: str, record: ChatRecord) -> None:
+        self._flush_incoming()
+        self.model.add_pending(nonce, record)
+
+    def _delivered(self, nonce: str, record: ChatRecord) -> None:
+        self._flush_incoming()
+        self.model.deliver(nonce, record)
+
+    def _failed(self, nonce: str, reason: str) -> None:
+        self._flush_incoming()
+        self.model.fail(nonce, reason)
+
     def _notice(self, notice: Notice) -> None:
+        self._flush_incoming()
         self.model.add_notice(notice, int(time.time() * 1000))
 
     def _members_changed(self, members) -> None:
@@ -415,8 +450,11 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(f"({self.unread}) {title}" if self.unread else title)
 
     def _notify(self, record: ChatRecord) -> None:
-        if not QSystemTrayIcon.isSystemTrayAvailable():
+        """A tray balloon for a message that arrived unseen; at most one per few seconds."""
+        now = time.monotonic()
+        if not QSystemTrayIcon.isSystemTrayAvailable() or now - self._notified_at < NOTIFY_EVERY_S:
             return
+        self._notified_at = now
         if self._tray is None:
             self._tray = QSystemTrayIcon(self.windowIcon(), self)
             self._tray.activated.connect(lambda *_: (self.showNormal(), self.activateWindow()))

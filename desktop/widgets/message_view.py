@@ -12,6 +12,7 @@ from desktop.widgets.bubbles import BubbleDelegate
 __all__ = ["MessageView"]
 
 STICK_SLACK = 8  # pixels from the bottom that still count as "at the bottom"
+BATCH_SIZE = 500  # rows laid out per event-loop turn: keeps a 100,000-row relayout from stalling
 
 
 class MessageView(QListView):
@@ -31,7 +32,7 @@ class MessageView(QListView):
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setResizeMode(QListView.ResizeMode.Adjust)
         self.setLayoutMode(QListView.LayoutMode.Batched)
-        self.setBatchSize(2000)
+        self.setBatchSize(BATCH_SIZE)
         self.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
         self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.setFocusPolicy(Qt.FocusPolicy.NoFocus)

@@ -1,10 +1,11 @@
 """RoomChat desktop app: a PySide6 window on a qasync loop that joins or hosts rooms.
 
-Importing the package repairs a reference-counting bug of PySide6 6.12.0: each
-``SignalInstance.emit()`` returns ``True`` without owning a reference to it, so every
-emit takes one reference away from ``True`` and after a few hundred emits Python frees
-``True`` and crashes ("bool_dealloc: deallocating True or False", or a segfault in the
-event loop). The repair is applied only when a probe shows the bug.
+Importing the package repairs a reference-counting bug of PySide6 6.12.0 (6.11.3 is
+fine): ``SignalInstance.emit()`` and ``.disconnect()`` return ``True`` without owning a
+reference to it, so every call takes one reference away from ``True``; after a few
+hundred emits Python frees ``True`` and crashes ("bool_dealloc: deallocating True or
+False", or a segfault in the event loop). Each repair is applied only when a probe shows
+the bug, so a fixed PySide6 runs untouched.
 """
 
 from __future__ import annotations
@@ -14,37 +15,45 @@ import sys
 
 from PySide6.QtCore import QObject, Signal, SignalInstance
 
-_PROBE_EMITS = 8
+_PROBES = 8
 
 
-def _emit_loses_a_reference() -> bool:
-    """Emit a few times and see whether True lost as many references (then give them back)."""
+class _Probe(QObject):
+    probe = Signal()
 
-    class Probe(QObject):
-        probe = Signal()
 
-    source = Probe()
+def _true_references_lost(call) -> int:
+    """How many references ``True`` loses over a few calls (they are given back)."""
     before = sys.getrefcount(True)
-    for _ in range(_PROBE_EMITS):
-        source.probe.emit()
+    for _ in range(_PROBES):
+        call()
     lost = before - sys.getrefcount(True)
-    if lost < _PROBE_EMITS - 1:
-        return False
-    for _ in range(lost):
+    for _ in range(max(lost, 0)):
         ctypes.pythonapi.Py_IncRef(ctypes.py_object(True))
-    return True
+    return lost
 
 
-def _repair_emit() -> None:
-    emit = SignalInstance.emit
+def _keep_reference(method):
+    """Wrap a SignalInstance method so the object it returns keeps its reference."""
 
-    def emit_keeping_reference(self, *args):
-        result = emit(self, *args)
+    def keeping_reference(self, *args):
+        result = method(self, *args)
         ctypes.pythonapi.Py_IncRef(ctypes.py_object(result))
         return result
 
-    SignalInstance.emit = emit_keeping_reference
+    return keeping_reference
 
 
-if _emit_loses_a_reference():
-    _repair_emit()
+def _repair_signal_instance() -> None:
+    source = _Probe()
+    slots = [lambda: None for _ in range(_PROBES)]
+    for slot in slots:
+        source.probe.connect(slot)
+    pending = iter(slots)
+    if _true_references_lost(lambda: source.probe.disconnect(next(pending))) >= _PROBES - 1:
+        SignalInstance.disconnect = _keep_reference(SignalInstance.disconnect)
+    if _true_references_lost(source.probe.emit) >= _PROBES - 1:
+        SignalInstance.emit = _keep_reference(SignalInstance.emit)
+
+
+_repair_signal_instance()

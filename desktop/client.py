@@ -29,7 +29,7 @@ import random
 import secrets
 import socket
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from typing import Coroutine
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
@@ -66,6 +66,11 @@ BAD_ADDRESS = "bad_address"
 
 REPLACED_CLOSE_CODE = 4000
 """The server closes a connection with this code when the same member resumed elsewhere."""
+
+SEND_BURST = 30
+SEND_WINDOW = 2.0
+"""At most SEND_BURST chats per SEND_WINDOW seconds: a long offline queue is flushed below
+the server's rate limit (20/s, bursts of 40) instead of being refused as rate_limited."""
 
 TYPING_REPEAT = 2.0
 """Seconds between repeated ``typing: true`` frames while someone keeps typing."""
@@ -238,6 +243,7 @@ class ChatConnection(QObject):
         self._pong = asyncio.Event()
         self._wake = asyncio.Event()
         self._flush_lock = asyncio.Lock()
+        self._recent_sends: deque[float] = deque(maxlen=SEND_BURST)
         self._run_task: asyncio.Task | None = None
         self._teardown: asyncio.Task | None = None
         self._tasks: set[asyncio.Task] = set()
@@ -560,6 +566,11 @@ class ChatConnection(QObject):
                 entry = self._outbox.get(nonce)
                 if entry is None or entry.sent_on == self._connection_no or ws is not self._ws:
                     continue
+                await self._pace()
+                if ws is not self._ws:
+                    return
+                if nonce not in self._outbox:
+                    continue
                 entry.sent_on = self._connection_no
                 entry.newest_id_when_sent = self._last_id
                 record = entry.record
@@ -572,6 +583,14 @@ class ChatConnection(QObject):
                     self.messageDelivered.emit(
                         nonce, dataclasses.replace(record, timestamp=int(time.time() * 1000))
                     )
+
+    async def _pace(self) -> None:
+        """Wait until one more chat fits in SEND_BURST per SEND_WINDOW seconds."""
+        if len(self._recent_sends) == SEND_BURST:
+            wait = self._recent_sends[0] + SEND_WINDOW - time.monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)
+        self._recent_sends.append(time.monotonic())
 
     async def _send_quietly(self, text: str) -> None:
         ws = self._ws

@@ -604,3 +604,19 @@ def test_many_signal_emits_leave_true_alive():
         source.typingChanged.emit("bob", False)
     assert len(received) == 5000
     assert sys.getrefcount(True) > before - 100  # without the repair: before - 5000, then a crash
+
+
+def test_long_offline_queue_is_paced_below_the_rate_limit(run, server):
+    async def scenario():
+        alice, bob = Member(), Member()
+        await bob.join(server.url, "bob")
+        nonces = [alice.conn.send(f"queued {i}") for i in range(60)]  # the server allows bursts of 40
+        await alice.join(server.url, "alice")
+        await alice.messageDelivered.wait(lambda a: a[0] == nonces[-1], timeout=15)
+        assert alice.messageFailed.calls == []
+        assert [n for n, _ in alice.messageDelivered.calls] == nonces
+        await bob.sees("queued 59")
+        assert bob.texts() == [f"queued {i}" for i in range(60)]
+        await close_all(alice, bob)
+
+    run(scenario())

@@ -97,3 +97,20 @@ def test_room_key_travels_in_the_addresses(run, tmp_path):
         await asyncio.to_thread(host.stop)
 
     run(scenario())
+
+
+def test_host_runs_under_the_qasync_run_event_loop_policy(qapp, tmp_path):
+    """qasync.run() (how the app starts) makes asyncio.new_event_loop() return Qt loops."""
+    import qasync
+
+    previous = asyncio.get_event_loop_policy()
+    asyncio.set_event_loop_policy(qasync.DefaultQEventLoopPolicy())
+    host = RoomHost()
+    try:
+        assert host.start(port=0, data_dir=tmp_path / "hosted")
+        with socket.create_connection(("127.0.0.1", host.port), timeout=5) as http:
+            http.sendall(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            assert http.recv(1024).startswith(b"HTTP/1.1 200")
+    finally:
+        host.stop()
+        asyncio.set_event_loop_policy(previous)

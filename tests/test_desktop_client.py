@@ -594,16 +594,23 @@ def test_v1_fallback_against_the_seed_server_js(run):
 
 def test_many_signal_emits_leave_true_alive():
     """PySide6 6.12.0's emit() drops a reference to True each time; desktop/__init__ repairs it."""
+    import gc
     import sys
 
     source = ChatConnection()
     received = []
     source.typingChanged.connect(lambda *args: received.append(args))
-    before = sys.getrefcount(True)
-    for _ in range(5000):
-        source.typingChanged.emit("bob", False)
+    gc.collect()
+    gc.disable()  # freeing other tests' garbage would move True's count too
+    try:
+        before = sys.getrefcount(True)
+        for _ in range(5000):
+            source.typingChanged.emit("bob", False)
+        after = sys.getrefcount(True)
+    finally:
+        gc.enable()
     assert len(received) == 5000
-    assert sys.getrefcount(True) > before - 100  # without the repair: before - 5000, then a crash
+    assert after > before - 100  # without the repair: before - 5000, then a crash
 
 
 def test_long_offline_queue_is_paced_below_the_rate_limit(run, server):

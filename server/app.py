@@ -19,7 +19,7 @@ import http
 import json
 import logging
 import struct
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,6 +60,7 @@ class ServerConfig:
     # Heartbeat: ping every interval, drop a peer silent for interval + timeout.
     ping_interval: float = 30.0
     ping_timeout: float = 30.0
+    close_timeout: float = 5.0
     # Access
     key: str | None = None
 
@@ -81,10 +82,13 @@ def _wire(text: str) -> bytes:
 class Outboxes:
     """Coalesces what each connection is owed into one write per event-loop turn."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, max_buffer: int) -> None:
+    def __init__(
+        self, loop: asyncio.AbstractEventLoop, max_buffer: int, on_kill: Callable[[WebSocketSession], None]
+    ) -> None:
         self._loop = loop
         self._max_buffer = max_buffer
         self._dirty: list[WebSocketSession] = []
+        self.on_kill = on_kill
 
     def push(self, session: WebSocketSession, wire: bytes) -> None:
         if session.dead:
@@ -136,11 +140,12 @@ class WebSocketSession:
         self.kill(code, reason)
 
     def kill(self, code: int, reason: str) -> None:
-        """Stop queueing for this connection and close it in the background."""
+        """Stop queueing for this connection, take it out of its room, close it in the background."""
         if self.dead:
             return
         self.dead = True
         self.chunks.clear()
+        self._outboxes.on_kill(self)
         task = asyncio.get_running_loop().create_task(self.connection.close(code, reason))
         _background.add(task)
         task.add_done_callback(_background.discard)
@@ -169,7 +174,7 @@ class ChatServer:
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
-        self._outboxes = Outboxes(loop, self.config.max_buffer)
+        self._outboxes = Outboxes(loop, self.config.max_buffer, on_kill=lambda s: self._hub.disconnect(s))
         self._hub = Hub(self.store, self._outboxes, loop.call_soon, key=self.config.key)
         self._server = await serve(
             self._handle,
@@ -182,6 +187,7 @@ class ChatServer:
             max_queue=64,
             ping_interval=self.config.ping_interval,
             ping_timeout=self.config.ping_timeout,
+            close_timeout=self.config.close_timeout,
             server_header=f"RoomChat/{__version__}",
         )
         log.info("serving on %s:%d", self.config.host, self.port)

@@ -1,0 +1,128 @@
+"""Shared fixtures: real servers on free loopback ports, real websocket clients."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from server.app import ServerConfig  # noqa: E402
+from server.protocol import SUBPROTOCOL  # noqa: E402
+from server.thread import ServerThread  # noqa: E402
+
+ARTIFACTS = Path(__file__).parent / "artifacts"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def make_config(data_dir: Path, **overrides) -> ServerConfig:
+    """A loopback server config; tests pass overrides for the limits they exercise."""
+    options = {"host": "127.0.0.1", "port": 0}
+    options.update(overrides)
+    return ServerConfig(data_dir=data_dir, **options)
+
+
+@pytest.fixture
+def artifacts() -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS
+
+
+@pytest.fixture
+def server_thread(tmp_path: Path) -> Iterator[ServerThread]:
+    """A running server on its own thread, on a free port, with its history in tmp_path."""
+    thread = ServerThread(make_config(tmp_path / "data"))
+    thread.start()
+    try:
+        yield thread
+    finally:
+        thread.stop()
+
+
+@pytest.fixture
+def unlimited_server(tmp_path: Path) -> Iterator[ServerThread]:
+    """Like server_thread, with the rate limit off, for tests that send in bulk."""
+    thread = ServerThread(make_config(tmp_path / "data", rate_limit=0))
+    thread.start()
+    try:
+        yield thread
+    finally:
+        thread.stop()
+
+
+class ChatPeer:
+    """A test's websocket client: sends dicts, receives dicts, skips what a test ignores.
+
+    Peers opened inside :func:`run` are closed when the scenario ends, so stopping the server
+    afterwards does not wait out its close timeout for clients nobody reads any more.
+    """
+
+    opened: list[ChatPeer] = []
+
+    def __init__(self, connection) -> None:
+        self.connection = connection
+        ChatPeer.opened.append(self)
+
+    @classmethod
+    async def open(cls, url: str, *, v2: bool = True, **kwargs) -> ChatPeer:
+        from websockets.asyncio.client import connect
+
+        connection = await connect(
+            url, subprotocols=[SUBPROTOCOL] if v2 else None, compression=None, **kwargs
+        )
+        return cls(connection)
+
+    async def send(self, **message) -> None:
+        await self.connection.send(json.dumps(message))
+
+    async def recv(self, timeout: float = 5.0) -> dict:
+        return json.loads(await asyncio.wait_for(self.connection.recv(), timeout))
+
+    async def expect(self, kind: str, timeout: float = 5.0, **fields) -> dict:
+        """The next frame of type ``kind`` whose fields match; other frames are skipped."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            message = await self.recv(max(0.01, deadline - loop.time()))
+            if message.get("type") == kind and all(message.get(k) == v for k, v in fields.items()):
+                return message
+
+    async def nothing(self, wait: float = 0.3) -> list[dict]:
+        """Every frame that arrives within ``wait`` seconds (a test asserts it is empty)."""
+        frames = []
+        try:
+            while True:
+                frames.append(await self.recv(wait))
+        except (TimeoutError, asyncio.TimeoutError):
+            return frames
+
+    async def join(self, name: str, room: str, **extra) -> dict:
+        await self.send(type="join", userId=name, room=room, **extra)
+        return await self.recv()
+
+    async def close(self) -> None:
+        await self.connection.close()
+
+
+def run(scenario):
+    """Run a test scenario on a fresh event loop and close every peer it opened."""
+
+    async def scenario_then_close():
+        try:
+            return await scenario
+        finally:
+            peers, ChatPeer.opened = ChatPeer.opened, []
+            await asyncio.gather(*(p.connection.close() for p in peers), return_exceptions=True)
+
+    return asyncio.run(scenario_then_close())

@@ -1,0 +1,688 @@
+"""The chat server over real loopback websockets, with a real SQLite file."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+
+from conftest import ChatPeer, free_port, make_config, run
+from server.thread import ServerThread
+
+
+# v2 -------------------------------------------------------------------------
+
+
+def test_v2_join_gets_welcome_history_and_own_ack(server_thread):
+    async def scenario():
+        alice = await ChatPeer.open(server_thread.url)
+        welcome = await alice.join("alice", "room-1")
+        assert welcome["type"] == "welcome"
+        assert welcome["members"] == ["alice"] and welcome["online"] == 1
+        assert welcome["lastId"] == 0 and len(welcome["resume"]) >= 16
+        assert (await alice.recv()) == {"type": "history", "messages": []}
+        await alice.send(type="chat", content="hello", nonce="n1")
+        ack = await alice.expect("chat")
+        assert ack["nonce"] == "n1" and ack["id"] == 1 and ack["from"] == "alice"
+        bob = await ChatPeer.open(server_thread.url)
+        await bob.join("bob", "room-1")
+        history = await bob.expect("history")
+        assert [m["content"] for m in history["messages"]] == ["hello"]
+        assert "nonce" not in history["messages"][0]
+        assert (await alice.expect("system"))["event"] == "join"
+        assert (await alice.expect("members"))["members"] == ["alice", "bob"]
+        await bob.send(type="chat", content="hi alice")
+        got = await alice.expect("chat")
+        assert got["from"] == "bob" and got["id"] == 2 and "nonce" not in got
+
+    run(scenario())
+
+
+def test_ids_increase_per_room_and_rooms_are_isolated(server_thread):
+    async def scenario():
+        peers = {}
+        for name, room, v2 in [("a1", "A", True), ("a2", "A", False), ("b1", "B", True), ("b2", "B", False)]:
+            peers[name] = await ChatPeer.open(server_thread.url, v2=v2)
+            await peers[name].join(name, room)
+        for peer in peers.values():
+            await peer.nothing(0.2)
+        for i in range(3):
+            await peers["a1"].send(type="chat", content=f"A{i}", nonce=str(i))
+            await peers["b1"].send(type="chat", content=f"B{i}", nonce=str(i))
+        acks_a = [(await peers["a1"].expect("chat"))["id"] for _ in range(3)]
+        acks_b = [(await peers["b1"].expect("chat"))["id"] for _ in range(3)]
+        assert acks_a == [1, 2, 3] and acks_b == [1, 2, 3]
+        seen_a2 = [(await peers["a2"].expect("chat"))["content"] for _ in range(3)]
+        seen_b2 = [(await peers["b2"].expect("chat"))["content"] for _ in range(3)]
+        assert seen_a2 == ["A0", "A1", "A2"] and seen_b2 == ["B0", "B1", "B2"]
+        assert await peers["a2"].nothing() == [] and await peers["b2"].nothing() == []
+
+    run(scenario())
+
+
+def test_history_last_50_and_resume_since(unlimited_server):
+    server_thread = unlimited_server
+
+    async def scenario():
+        alice = await ChatPeer.open(server_thread.url)
+        await alice.join("alice", "r")
+        for i in range(60):
+            await alice.send(type="chat", content=f"m{i}", nonce=str(i))
+        for i in range(60):
+            await alice.expect("chat", nonce=str(i))
+        bob = await ChatPeer.open(server_thread.url)
+        await bob.join("bob", "r")
+        history = (await bob.expect("history"))["messages"]
+        assert [m["id"] for m in history] == list(range(11, 61))
+        late = await ChatPeer.open(server_thread.url)
+        welcome = await late.join("carol", "r", since=55)
+        assert welcome["lastId"] == 60
+        assert [m["id"] for m in (await late.expect("history"))["messages"]] == [56, 57, 58, 59, 60]
+
+    run(scenario())
+
+
+def test_resume_with_since_misses_nothing_and_doubles_nothing(unlimited_server):
+    server_thread = unlimited_server
+
+    async def scenario():
+        talker = await ChatPeer.open(server_thread.url)
+        await talker.join("talker", "r")
+        listener = await ChatPeer.open(server_thread.url)
+        await listener.join("listener", "r")
+        await listener.expect("history")
+        seen = []
+        for round_ in range(3):
+            for i in range(10):
+                await talker.send(type="chat", content=f"{round_}-{i}")
+            seen += [(await listener.expect("chat"))["id"] for _ in range(4)]
+            await listener.close()
+            for i in range(5):
+                await talker.send(type="chat", content=f"{round_}-gap-{i}")
+            await asyncio.sleep(0.1)
+            listener = await ChatPeer.open(server_thread.url)
+            await listener.join("listener", "r", since=seen[-1])
+            seen += [m["id"] for m in (await listener.expect("history"))["messages"]]
+        seen += [m["id"] for m in await listener.nothing(0.3) if m["type"] == "chat"]
+        assert seen == list(range(1, 46))
+
+    run(scenario())
+
+
+def test_private_messages_reach_only_the_addressee(server_thread):
+    async def scenario():
+        alice = await ChatPeer.open(server_thread.url)
+        await alice.join("alice", "r")
+        bob = await ChatPeer.open(server_thread.url)
+        await bob.join("bob", "r")
+        eve = await ChatPeer.open(server_thread.url)
+        await eve.join("eve", "r")
+        seed_dan = await ChatPeer.open(server_thread.url, v2=False)
+        await seed_dan.join("dan", "r")
+        for peer in (alice, bob, eve, seed_dan):
+            await peer.nothing(0.2)
+        await alice.send(type="chat", content="for bob", nonce="p1", to="BOB")
+        ack = await alice.expect("chat", nonce="p1")
+        assert ack["to"] == "bob"
+        got = await bob.expect("chat")
+        assert got["content"] == "for bob" and got["to"] == "bob" and "nonce" not in got
+        await alice.send(type="chat", content="for dan", to="dan")
+        assert (await seed_dan.expect("chat"))["content"] == "[私信] for dan"
+        await alice.send(type="chat", content="nobody", nonce="p3", to="zed")
+        error = await alice.expect("error")
+        assert error["code"] == "no_such_member" and error["nonce"] == "p3"
+        assert [m for m in await eve.nothing() if m["type"] == "chat"] == []
+        assert [m for m in await bob.nothing() if m["type"] == "chat"] == []
+        # History and resume show private messages to their two names only.
+        for name, expected in [("eve2", []), ("bob", ["for bob"]), ("alice", ["for bob", "for dan"])]:
+            await (bob if name == "bob" else alice if name == "alice" else eve).close()
+            peer = await ChatPeer.open(server_thread.url)
+            await peer.join(name, "r", since=0)
+            history = (await peer.expect("history"))["messages"]
+            assert [m["content"] for m in history] == expected
+            await peer.close()
+
+    run(scenario())
+
+
+# v1 (the seed's protocol) ----------------------------------------------------
+
+
+def test_v1_seed_protocol_is_unchanged(server_thread):
+    async def scenario():
+        a = await ChatPeer.open(server_thread.url, v2=False)
+        assert a.connection.subprotocol is None
+        assert await a.join("甲", "room-1") == {"type": "system", "content": "已加入房间「room-1」,当前 1 人在线"}
+        b = await ChatPeer.open(server_thread.url, v2=False)
+        assert await b.join("乙", "room-1") == {"type": "system", "content": "已加入房间「room-1」,当前 2 人在线"}
+        assert await a.recv() == {"type": "system", "content": "用户「乙」加入了房间"}
+        await a.send(type="chat", content="你好")
+        got = await b.recv()
+        assert set(got) == {"type", "from", "content", "timestamp"}
+        assert got["from"] == "甲" and got["content"] == "你好"
+        assert abs(got["timestamp"] - time.time() * 1000) < 5000
+        assert await a.nothing() == []  # no echo in v1
+        await a.send(type="ping")
+        assert await a.recv() == {"type": "pong"}
+        await b.close()
+        assert await a.recv() == {"type": "system", "content": "用户「乙」离开了房间"}
+        # A late v1 joiner gets history as ordinary chat frames.
+        c = await ChatPeer.open(server_thread.url, v2=False)
+        await c.join("丙", "room-1")
+        replay = await c.recv()
+        assert replay["type"] == "chat" and replay["content"] == "你好" and set(replay) == {
+            "type", "from", "content", "timestamp"}
+
+    run(scenario())
+
+
+def test_v1_never_receives_v2_only_types(server_thread):
+    async def scenario():
+        old = await ChatPeer.open(server_thread.url, v2=False)
+        await old.join("old", "r")
+        new = await ChatPeer.open(server_thread.url)
+        await new.join("new", "r")
+        await new.send(type="typing", active=True)
+        await new.send(type="chat", content="x", nonce="1")
+        await new.send(type="leave")
+        frames = await old.nothing(0.5)
+        assert {f["type"] for f in frames} <= {"system", "chat", "pong"}
+        assert any(f["type"] == "chat" for f in frames)
+
+    run(scenario())
+
+
+# Names -------------------------------------------------------------------------
+
+
+def test_name_taken_is_refused_case_insensitively(server_thread):
+    async def scenario():
+        alice = await ChatPeer.open(server_thread.url)
+        await alice.join("Alice", "r")
+        impostor = await ChatPeer.open(server_thread.url)
+        refused = await impostor.join("  alice ", "r")
+        assert refused["type"] == "error" and refused["code"] == "name_taken"
+        await impostor.send(type="chat", content="I am alice", nonce="x")
+        assert (await impostor.expect("error"))["code"] == "not_joined"
+        seed = await ChatPeer.open(server_thread.url, v2=False)
+        notice = await seed.join("ALICE", "r")
+        assert notice["type"] == "system" and "已被占用" in notice["content"]
+        await seed.send(type="chat", content="I am alice too")
+        assert [f for f in await alice.nothing() if f["type"] == "chat"] == []
+        # The same name in another room is fine.
+        elsewhere = await ChatPeer.open(server_thread.url)
+        assert (await elsewhere.join("alice", "other"))["type"] == "welcome"
+
+    run(scenario())
+
+
+def test_resume_secret_takes_over_a_stale_session(server_thread):
+    async def scenario():
+        first = await ChatPeer.open(server_thread.url)
+        welcome = await first.join("alice", "r")
+        bob = await ChatPeer.open(server_thread.url)
+        await bob.join("bob", "r")
+        wrong = await ChatPeer.open(server_thread.url)
+        assert (await wrong.join("alice", "r", resume="not-the-secret"))["code"] == "name_taken"
+        second = await ChatPeer.open(server_thread.url)
+        again = await second.join("alice", "r", resume=welcome["resume"])
+        assert again["type"] == "welcome" and again["members"] == ["alice", "bob"]
+        with pytest.raises(ConnectionClosed):
+            while True:
+                await first.recv()
+        assert first.connection.close_code == 4000
+        # Bob saw no leave/join churn for a takeover.
+        assert [f for f in await bob.nothing() if f["type"] == "system"] == []
+        # The old secret is spent: it cannot take over the new session.
+        third = await ChatPeer.open(server_thread.url)
+        assert (await third.join("alice", "r", resume=welcome["resume"]))["code"] == "name_taken"
+
+    run(scenario())
+
+
+@pytest.mark.parametrize(
+    ("join", "code"),
+    [
+        ({"userId": "", "room": "r"}, "bad_name"),
+        ({"userId": "   ", "room": "r"}, "bad_name"),
+        ({"userId": "x" * 33, "room": "r"}, "bad_name"),
+        ({"userId": "a\nb", "room": "r"}, "bad_name"),
+        ({"userId": "a\u202eb", "room": "r"}, "bad_name"),
+        ({"userId": {"x": 1}, "room": "r"}, "bad_name"),
+        ({"userId": None, "room": "r"}, "bad_name"),
+        ({"userId": "ok", "room": ""}, "bad_room"),
+        ({"userId": "ok", "room": "r" * 65}, "bad_room"),
+        ({"userId": "ok", "room": 5}, "bad_room"),
+        ({"userId": "ok", "room": "r", "since": "5"}, "bad_message"),
+        ({"userId": "ok", "room": "r", "since": -1}, "bad_message"),
+        ({"userId": "ok", "room": "r", "resume": 7}, "bad_message"),
+    ],
+)
+def test_bad_joins_are_refused_and_leave_the_connection_unjoined(server_thread, join, code):
+    async def scenario():
+        peer = await ChatPeer.open(server_thread.url)
+        reply = await peer.join(**{"name": join["userId"], "room": join["room"]},
+                                **{k: v for k, v in join.items() if k not in ("userId", "room")})
+        assert reply["type"] == "error" and reply["code"] == code
+        await peer.send(type="chat", content="hi")
+        assert (await peer.recv())["code"] == "not_joined"
+
+    run(scenario())
+
+
+def test_longest_valid_name_and_room_are_accepted(server_thread):
+    async def scenario():
+        peer = await ChatPeer.open(server_thread.url)
+        welcome = await peer.join("  " + "名" * 32 + "  ", "房" * 64)
+        assert welcome["type"] == "welcome" and welcome["userId"] == "名" * 32
+
+    run(scenario())
+
+
+# Bad input -----------------------------------------------------------------------
+
+BAD_FRAMES = [
+    ("null", "bad_message"),
+    ("[]", "bad_message"),
+    ("42", "bad_message"),
+    ('"chat"', "bad_message"),
+    ("{not json", "bad_json"),
+    ("", "bad_json"),
+    ('{"type": 5}', "unknown_type"),
+    ('{"type": "shout"}', "unknown_type"),
+    ('{"content": "no type"}', "unknown_type"),
+    ('{"type": "chat", "content": {"html": "<b>"}}', "bad_message"),
+    ('{"type": "chat", "content": 12}', "bad_message"),
+    ('{"type": "chat", "content": null}', "bad_message"),
+    ('{"type": "chat", "content": ["a"]}', "bad_message"),
+    ('{"type": "chat", "content": ""}', "empty"),
+    ('{"type": "chat", "content": "  \\n "}', "empty"),
+    ('{"type": "chat", "content": "' + "x" * 4001 + '"}', "too_long"),
+    ('{"type": "chat", "content": "a\\u0000b"}', "bad_message"),
+    ('{"type": "chat", "content": "\\ud800"}', "bad_message"),
+    ('{"type": "chat", "content": "hi", "to": 5}', "no_such_member"),
+    ('{"type": "chat", "content": "hi", "nonce": 5}', "bad_message"),
+    ('{"type": "typing", "active": "yes"}', "bad_message"),
+    ("[" * 100_00 + "]" * 100_00, "bad_json"),
+]
+
+
+def test_bad_frames_get_errors_and_reach_nobody(server_thread):
+    async def scenario():
+        sender = await ChatPeer.open(server_thread.url)
+        await sender.join("sender", "r")
+        seed = await ChatPeer.open(server_thread.url, v2=False)
+        await seed.join("seed", "r")
+        witness = await ChatPeer.open(server_thread.url)
+        await witness.join("witness", "r")
+        for peer in (sender, seed, witness):
+            await peer.nothing(0.2)
+        for frame, code in BAD_FRAMES:
+            await sender.connection.send(frame)
+            reply = await sender.recv()
+            assert reply["type"] == "error" and reply["code"] == code, (frame[:40], reply)
+            await seed.connection.send(frame)
+        assert await seed.nothing() == []  # v1 hears nothing about its bad frames
+        assert await witness.nothing() == []  # and nothing malformed reached anyone
+        await sender.send(type="chat", content="still fine", nonce="ok")
+        assert (await sender.expect("chat", nonce="ok"))["content"] == "still fine"
+        assert (await witness.expect("chat"))["content"] == "still fine"
+
+    run(scenario())
+
+
+def test_the_longest_message_is_accepted(server_thread):
+    async def scenario():
+        peer = await ChatPeer.open(server_thread.url)
+        await peer.join("p", "r")
+        await peer.send(type="chat", content="长" * 4000, nonce="long")
+        assert len((await peer.expect("chat", nonce="long"))["content"]) == 4000
+
+    run(scenario())
+
+
+def test_binary_frames_are_refused(server_thread):
+    async def scenario():
+        peer = await ChatPeer.open(server_thread.url)
+        await peer.join("p", "r")
+        await peer.connection.send(b'{"type":"chat","content":"x"}')
+        assert (await peer.expect("error"))["code"] == "bad_message"
+
+    run(scenario())
+
+
+def test_oversized_frame_closes_with_1009(server_thread):
+    async def scenario():
+        peer = await ChatPeer.open(server_thread.url)
+        await peer.join("p", "r")
+        await peer.connection.send(json.dumps({"type": "chat", "content": "x" * (70 * 1024)}))
+        with pytest.raises(ConnectionClosed):
+            while True:
+                await peer.recv()
+        assert peer.connection.close_code == 1009
+
+    run(scenario())
+
+
+def test_rate_limit_drops_the_excess_with_an_error(server_thread):
+    async def scenario():
+        flooder = await ChatPeer.open(server_thread.url)
+        await flooder.join("flooder", "r")
+        listener = await ChatPeer.open(server_thread.url)
+        await listener.join("listener", "r")
+        await flooder.nothing(0.1)
+        for i in range(100):
+            await flooder.send(type="chat", content=f"f{i}", nonce=str(i))
+        replies = await flooder.nothing(0.5)
+        acks = [f for f in replies if f["type"] == "chat"]
+        limited = [f for f in replies if f.get("code") == "rate_limited"]
+        assert 40 <= len(acks) <= 45 and len(acks) + len(limited) == 100
+        assert all(f["nonce"] for f in limited)
+        delivered = [f for f in await listener.nothing(0.3) if f["type"] == "chat"]
+        assert len(delivered) == len(acks)
+        await asyncio.sleep(0.2)  # tokens come back at 20/s
+        await flooder.send(type="chat", content="later", nonce="later")
+        assert (await flooder.expect("chat", nonce="later"))["content"] == "later"
+
+    run(scenario())
+
+
+# Rooms --------------------------------------------------------------------------------
+
+
+def test_second_join_leaves_the_old_room_properly(server_thread):
+    async def scenario():
+        mover = await ChatPeer.open(server_thread.url)
+        await mover.join("mover", "old")
+        stayer = await ChatPeer.open(server_thread.url)
+        await stayer.join("stayer", "old")
+        await mover.nothing(0.1)
+        await stayer.nothing(0.1)
+        welcome = await mover.join("mover", "new")
+        assert welcome["type"] == "welcome" and welcome["room"] == "new" and welcome["online"] == 1
+        assert (await stayer.expect("system"))["event"] == "leave"
+        assert (await stayer.expect("members"))["members"] == ["stayer"]
+        await stayer.send(type="chat", content="old room only")
+        assert [f for f in await mover.nothing() if f["type"] == "chat"] == []
+        await mover.send(type="leave")
+        await mover.send(type="chat", content="x")
+        assert (await mover.expect("error"))["code"] == "not_joined"
+
+    run(scenario())
+
+
+def test_typing_reaches_the_others_in_v2(server_thread):
+    async def scenario():
+        a = await ChatPeer.open(server_thread.url)
+        await a.join("a", "r")
+        b = await ChatPeer.open(server_thread.url)
+        await b.join("b", "r")
+        await a.send(type="typing", active=True)
+        assert await b.expect("typing") == {"type": "typing", "from": "a", "active": True}
+        assert [f for f in await a.nothing() if f["type"] == "typing"] == []
+
+    run(scenario())
+
+
+# Persistence and lifecycle -----------------------------------------------------------
+
+
+def test_restart_on_the_same_data_dir_keeps_history_and_ids(tmp_path):
+    async def talk(port: int | None, sends: int) -> tuple[int, list[dict]]:
+        thread = ServerThread(make_config(tmp_path, **({"port": port} if port else {})))
+        thread.start()
+        try:
+            peer = await ChatPeer.open(thread.url)
+            await peer.join("p", "r")
+            history = (await peer.expect("history"))["messages"]
+            for i in range(sends):
+                await peer.send(type="chat", content=f"m{i}", nonce=str(i))
+                await peer.expect("chat", nonce=str(i))
+            await peer.close()
+            return thread.port, history
+        finally:
+            await asyncio.to_thread(thread.stop)
+
+    port, history = run(talk(None, 3))
+    assert history == []
+    _, history = run(talk(port, 2))
+    assert [m["id"] for m in history] == [1, 2, 3]
+    _, history = run(talk(None, 0))
+    assert [m["id"] for m in history] == [1, 2, 3, 4, 5]
+
+
+def test_retention_keeps_the_newest_messages(tmp_path):
+    from server.protocol import ChatRecord
+    from server.store import HistoryStore
+
+    store = HistoryStore(tmp_path / "h.sqlite3", retention=10)
+    for batch in range(5):
+        store.append_batch([ChatRecord(batch * 5 + i + 1, "r", "a", "x", 0) for i in range(5)])
+    assert [r.id for r in store.since("r", "a", 0)] == list(range(16, 26))
+    assert store.last_id("r") == 25
+    store.close()
+
+
+def _start_headless(tmp_path: Path, port: int, *extra: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "server", "--host", "127.0.0.1", "--port", str(port),
+         "--data-dir", str(tmp_path), *extra],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+
+
+def _wait_listening(port: int, proc: subprocess.Popen) -> None:
+    deadline = time.time() + 15
+    while time.time() < deadline:
+        assert proc.poll() is None, proc.communicate()
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise AssertionError("server did not listen")
+
+
+def test_sigterm_closes_clients_with_1001_and_keeps_what_was_acknowledged(tmp_path):
+    port = free_port()
+    proc = _start_headless(tmp_path, port)
+    _wait_listening(port, proc)
+
+    async def scenario():
+        peer = await ChatPeer.open(f"ws://127.0.0.1:{port}")
+        await peer.join("p", "r")
+        for i in range(20):
+            await peer.send(type="chat", content=f"m{i}", nonce=str(i))
+        last = None
+        for i in range(20):
+            last = await peer.expect("chat", nonce=str(i))
+        proc.send_signal(signal.SIGTERM)
+        with pytest.raises(ConnectionClosed):
+            while True:
+                await peer.recv()
+        return peer.connection.close_code, last["id"]
+
+    code, last_id = run(scenario())
+    assert code == 1001
+    assert proc.wait(10) == 0
+    from server.store import HistoryStore
+
+    assert HistoryStore(tmp_path / "history.sqlite3").last_id("r") == last_id == 20
+
+
+def test_port_in_use_is_one_line_and_exit_2(tmp_path):
+    with socket.socket() as blocker:
+        blocker.bind(("127.0.0.1", 0))
+        blocker.listen()
+        port = blocker.getsockname()[1]
+        proc = _start_headless(tmp_path, port)
+        out, err = proc.communicate(timeout=20)
+    assert proc.returncode == 2
+    assert err.strip() == f"roomchat-server: port {port} is already in use; choose another with --port"
+
+
+def test_python_m_server_help():
+    out = subprocess.run([sys.executable, "-m", "server", "--help"], capture_output=True, text=True)
+    assert out.returncode == 0 and "--data-dir" in out.stdout and "--rate-limit" in out.stdout
+
+
+# HTTP on the same port ------------------------------------------------------------------
+
+
+def _get(url: str) -> tuple[int, str, bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.status, response.headers["Content-Type"], response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers["Content-Type"], error.read()
+
+
+def test_http_page_healthz_and_404(server_thread):
+    base = f"http://127.0.0.1:{server_thread.port}"
+    status, kind, body = _get(base + "/")
+    assert status == 200 and kind.startswith("text/html") and b"<html" in body.lower()
+
+    async def scenario():
+        peer = await ChatPeer.open(server_thread.url)
+        await peer.join("p", "health")
+        status, kind, body = await asyncio.to_thread(_get, base + "/healthz")
+        return status, kind, json.loads(body)
+
+    status, kind, health = run(scenario())
+    assert status == 200 and kind == "application/json"
+    assert health == {"status": "ok", "version": "0.1.0", "rooms": 1, "connections": 1}
+    for path in ("/nope", "/../pyproject.toml", "/%2e%2e/server/app.py", "/server/app.py"):
+        assert _get(base + path)[0] == 404
+
+
+def test_connections_per_ip_are_limited_with_429(tmp_path):
+    thread = ServerThread(make_config(tmp_path, max_conns_per_ip=3))
+    thread.start()
+    try:
+        async def scenario():
+            peers = [await ChatPeer.open(thread.url) for _ in range(3)]
+            with pytest.raises(InvalidStatus) as refused:
+                await ChatPeer.open(thread.url)
+            assert refused.value.response.status_code == 429
+            assert b"too many connections" in refused.value.response.body
+            await peers[0].close()
+            await asyncio.sleep(0.2)
+            await ChatPeer.open(thread.url)
+
+        run(scenario())
+    finally:
+        thread.stop()
+
+
+def _raw_handshake(port: int, receive_buffer: int | None = None) -> socket.socket:
+    """A websocket that completes the handshake and then never reads nor answers pings."""
+    sock = socket.socket()
+    if receive_buffer:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
+    sock.connect(("127.0.0.1", port))
+    key = base64.b64encode(os.urandom(16)).decode()
+    sock.sendall(
+        f"GET / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+        f"Sec-WebSocket-Protocol: roomchat.v2\r\n\r\n".encode()
+    )
+    response = b""
+    while b"\r\n\r\n" not in response:
+        response += sock.recv(4096)
+    assert b" 101 " in response.split(b"\r\n", 1)[0]
+    return sock
+
+
+def _masked_text_frame(text: str) -> bytes:
+    payload = text.encode()
+    mask = os.urandom(4)
+    assert len(payload) < 126
+    masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+    return bytes((0x81, 0x80 | len(payload))) + mask + masked
+
+
+def test_a_peer_that_stops_answering_pings_is_dropped(tmp_path):
+    thread = ServerThread(make_config(tmp_path, ping_interval=0.3, ping_timeout=0.3, close_timeout=0.3))
+    thread.start()
+    try:
+        dead = _raw_handshake(thread.port)
+        dead.sendall(_masked_text_frame(json.dumps({"type": "join", "userId": "ghost", "room": "r"})))
+
+        async def scenario():
+            watcher = await ChatPeer.open(thread.url)
+            welcome = await watcher.join("watcher", "r")
+            assert welcome["members"] == ["ghost", "watcher"]
+            leave = await watcher.expect("system", timeout=5, event="leave")
+            assert leave["userId"] == "ghost"
+
+        run(scenario())
+        dead.close()
+    finally:
+        thread.stop()
+
+
+def test_a_member_that_stops_reading_is_closed_and_the_room_goes_on(tmp_path):
+    thread = ServerThread(make_config(tmp_path, rate_limit=0))
+    thread.start()
+    try:
+        stuck = _raw_handshake(thread.port, receive_buffer=4096)
+        stuck.sendall(_masked_text_frame(json.dumps({"type": "join", "userId": "stuck", "room": "r"})))
+
+        async def scenario():
+            talker = await ChatPeer.open(thread.url)
+            await talker.join("talker", "r")
+            reader = await ChatPeer.open(thread.url)
+            await reader.join("reader", "r")
+            await reader.nothing(0.1)
+            payload = "y" * 3900
+            sent = received = 0
+            left = None
+            # The kernel absorbs a few MiB on loopback; past that the server's own buffer for
+            # "stuck" passes 1 MiB and it must be dropped. 2,000 x 4 KB = 7.8 MB at most.
+            while left is None and sent < 2000:
+                for _ in range(50):
+                    await talker.send(type="chat", content=payload)
+                sent += 50
+                for frame in await reader.nothing(0.02):
+                    received += frame["type"] == "chat"
+                    if frame.get("event") == "leave":
+                        left = frame["userId"]
+            for frame in await reader.nothing(0.3):
+                received += frame["type"] == "chat"
+            return sent, received, left
+
+        sent, received, left = run(scenario())
+        assert left == "stuck"
+        assert received == sent  # the room went on at full speed, nothing lost
+        stuck.close()
+    finally:
+        thread.stop()
+
+
+# Design boundaries ------------------------------------------------------------------------
+
+
+def test_server_never_imports_qt_and_protocol_imports_no_io():
+    code = (
+        "import sys, server.app, server.__main__, server.thread; "
+        "assert not any(m.startswith('PySide6') for m in sys.modules), 'Qt loaded'; "
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+    code = (
+        "import sys; before = set(sys.modules); import server.protocol; "
+        "new = set(sys.modules) - before; "
+        "bad = {m for m in new if m.split('.')[0] in {'asyncio', 'socket', 'sqlite3', 'websockets', 'ssl'}}; "
+        "assert not bad, bad"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -266,6 +266,9 @@ class Hub:
             records = self._history.recent(room.name, member.name, HISTORY_ON_JOIN)
         else:
             records = self._history.since(room.name, member.name, since)
+        # A sender sees its own nonces again (so a resent message is recognised), nobody else's.
+        own = name_key(member.name)
+        records = [r if name_key(r.sender) == own else protocol.with_nonce(r, None) for r in records]
         if session.version is Version.V1:
             session.send(protocol.encode_v1(Notice(protocol.welcome_text_v1(room.name, len(room.members)))))
             for record in records:

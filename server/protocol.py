@@ -434,7 +434,7 @@ def encode(msg: ServerMessage | ClientMessage) -> str:
         )
     if isinstance(msg, History):
         return _dumps(
-            {"type": "history", "messages": [_record_obj(m, with_nonce=False) for m in msg.messages]}
+            {"type": "history", "messages": [_record_obj(m, with_nonce=True) for m in msg.messages]}
         )
     if isinstance(msg, Members):
         return _dumps({"type": "members", "members": list(msg.members)})

@@ -26,11 +26,12 @@ CREATE TABLE IF NOT EXISTS messages (
     recipient_key TEXT,
     content TEXT NOT NULL,
     ts INTEGER NOT NULL,
+    nonce TEXT,
     PRIMARY KEY (room, id)
 ) WITHOUT ROWID;
 """
 
-_COLUMNS = "id, room, sender, content, ts, recipient"
+_COLUMNS = "id, room, sender, content, ts, recipient, nonce"
 _VISIBLE = "room = ? AND (recipient_key IS NULL OR recipient_key = ? OR sender_key = ?)"
 
 
@@ -61,7 +62,10 @@ class HistoryStore:
         return row[0] or 0
 
     def recent(self, room: str, user: str, limit: int) -> list[ChatRecord]:
-        """The last ``limit`` messages of ``room`` that ``user`` may see, oldest first."""
+        """The last ``limit`` messages of ``room`` that ``user`` may see, oldest first.
+
+        Records keep the sender's nonce; the hub shows it to the sender only.
+        """
         key = name_key(user)
         rows = self._db.execute(
             f"SELECT {_COLUMNS} FROM messages WHERE {_VISIBLE} ORDER BY id DESC LIMIT ?",
@@ -84,7 +88,7 @@ class HistoryStore:
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 self._db.executemany(
-                    "INSERT INTO messages VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO messages VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     [
                         (
                             r.room,
@@ -95,6 +99,7 @@ class HistoryStore:
                             None if r.to is None else name_key(r.to),
                             r.content,
                             r.timestamp,
+                            r.nonce,
                         )
                         for r in records
                     ],
@@ -120,5 +125,4 @@ class HistoryStore:
 
 
 def _record(row: tuple) -> ChatRecord:
-    msg_id, room, sender, content, ts, recipient = row
-    return ChatRecord(msg_id, room, sender, content, ts, recipient)
+    return ChatRecord(*row)

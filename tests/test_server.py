@@ -39,12 +39,17 @@ def test_v2_join_gets_welcome_history_and_own_ack(server_thread):
         await bob.join("bob", "room-1")
         history = await bob.expect("history")
         assert [m["content"] for m in history["messages"]] == ["hello"]
-        assert "nonce" not in history["messages"][0]
+        assert "nonce" not in history["messages"][0]  # nonces are the sender's business
         assert (await alice.expect("system"))["event"] == "join"
         assert (await alice.expect("members"))["members"] == ["alice", "bob"]
         await bob.send(type="chat", content="hi alice")
         got = await alice.expect("chat")
         assert got["from"] == "bob" and got["id"] == 2 and "nonce" not in got
+        # Alice, resuming, finds her own message by its nonce (so she never sends it twice).
+        again = await ChatPeer.open(server_thread.url)
+        await again.join("alice", "room-1", since=0, resume=welcome["resume"])
+        resumed = (await again.expect("history"))["messages"]
+        assert [(m["id"], m.get("nonce")) for m in resumed] == [(1, "n1"), (2, None)]
 
     run(scenario())
 

@@ -8,15 +8,13 @@ its own with exponential backoff, resumes with ``since`` so nothing is lost or
 shown twice, queues what is typed while offline, and detects dead connections
 with an application heartbeat.
 
-Delivery of own messages (v2) is *at least once*, made exactly once in practice:
-a message stays in the outbox until the server's copy carrying its nonce
-arrives. A message written to a connection that dropped before its
-acknowledgement is written again after the reconnect, unless the resumed
-history already holds it. History carries no nonces, so that check matches a
-record from our own name, with the same content and addressee and an id newer
-than anything seen when the message was sent. The one case this gets wrong: if
-someone else used our name while we were away and sent identical text, our
-message is taken as delivered.
+Delivery of own messages (v2) is exactly once as long as the server keeps its
+promise that the sender's own copy of a record carries the nonce, history included:
+a message stays in the outbox until a record with its nonce arrives, live or in the
+history after a resume; one written to a connection that dropped before that is
+written again after the reconnect. Against a server whose history dropped nonces it
+would be at least once (a message stored just before the drop would be sent twice).
+On v1 there are no acknowledgements: a message counts as delivered once written.
 """
 
 from __future__ import annotations
@@ -110,8 +108,6 @@ class _Outgoing:
     record: ChatRecord
     sent_on: int = 0
     """Number of the connection it was last written to; 0 = not written yet."""
-    newest_id_when_sent: int = 0
-    """Its id, if the server stored it, is larger than this."""
 
 
 def normalize_url(text: str) -> tuple[str, str | None]:
@@ -572,7 +568,6 @@ class ChatConnection(QObject):
                 if nonce not in self._outbox:
                     continue
                 entry.sent_on = self._connection_no
-                entry.newest_id_when_sent = self._last_id
                 record = entry.record
                 try:
                     await ws.send(encode(Chat(record.content, nonce, record.to)))
@@ -652,34 +647,17 @@ class ChatConnection(QObject):
         self.messageReceived.emit(record)
 
     def _take_history(self, records: tuple[ChatRecord, ...]) -> None:
-        """History after a join: unseen records are shown, our unacked ones settled."""
+        """History after a join: unseen records are shown, own ones in the outbox settled."""
         shown: list[ChatRecord] = []
-        delivered: list[tuple[str, ChatRecord]] = []
+        delivered: list[ChatRecord] = []
         for record in records:
             if record.id <= self._last_id:
                 continue
             self._last_id = record.id
-            nonce = self._match_unacked(record)
-            if nonce is None:
-                shown.append(record)
+            if record.nonce is not None and self._outbox.pop(record.nonce, None) is not None:
+                delivered.append(record)
             else:
-                del self._outbox[nonce]
-                delivered.append((nonce, dataclasses.replace(record, nonce=nonce)))
+                shown.append(record)
         self.historyReceived.emit(tuple(shown))
-        for nonce, record in delivered:
-            self.messageDelivered.emit(nonce, record)
-
-    def _match_unacked(self, record: ChatRecord) -> str | None:
-        """The nonce of an own message written before a drop that this record must be."""
-        if name_key(record.sender) != name_key(self._name):
-            return None
-        for nonce, entry in self._outbox.items():
-            sent = entry.record
-            if (
-                entry.sent_on
-                and record.id > entry.newest_id_when_sent
-                and sent.content == record.content
-                and (sent.to and name_key(sent.to.strip())) == (record.to and name_key(record.to))
-            ):
-                return nonce
-        return None
+        for record in delivered:
+            self.messageDelivered.emit(record.nonce, record)

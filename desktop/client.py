@@ -298,8 +298,8 @@ class ChatConnection(QObject):
         if (url, name_key(name.strip()), room.strip()) != (self._url, name_key(self._name), self._room):
             if self._room:
                 self._fail_all("not sent: you joined another room")
-            self._last_id = 0
             self._resume = ""
+        self._last_id = 0  # an explicit join gets the recent history again; reconnects resume
         self._url, self._name, self._room = url, name.strip(), room.strip()
         self._key = key if key is not None else url_key
         self._protocol = 0

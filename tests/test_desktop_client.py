@@ -260,6 +260,22 @@ def test_typing_and_leave_reach_the_other_member(run, server):
     run(scenario())
 
 
+def test_rejoin_after_leave_gets_the_recent_history_again(run, server):
+    async def scenario():
+        alice = Member()
+        await alice.join(server.url, "alice")
+        alice.conn.send("said earlier")
+        await alice.messageDelivered.wait()
+        alice.conn.leave()
+        await alice.join(server.url.removeprefix("ws://"), "alice")  # typed without the scheme
+        history = await alice.historyReceived.wait(lambda a: len(a[0]) > 0)
+        assert [(r.sender, r.content) for r in history[0]] == [("alice", "said earlier")]
+        assert alice.conn.url == server.url + "/"
+        await close_all(alice)
+
+    run(scenario())
+
+
 def test_refused_messages_fail_and_retry_resends(run, server):
     async def scenario():
         alice = Member()

@@ -106,9 +106,9 @@ class RoomHost(QObject):
             data_dir=Path(data_dir) if data_dir is not None else default_data_dir(),
             host=self._host, port=port, key=key or None,
         )
-        config.data_dir.mkdir(parents=True, exist_ok=True)
-        thread = _server_thread(config)
         try:
+            config.data_dir.mkdir(parents=True, exist_ok=True)
+            thread = _server_thread(config)
             thread.start()
         except OSError as exc:
             if _port_in_use(exc):

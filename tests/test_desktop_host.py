@@ -114,3 +114,21 @@ def test_host_runs_under_the_qasync_run_event_loop_policy(qapp, tmp_path):
     finally:
         host.stop()
         asyncio.set_event_loop_policy(previous)
+
+
+def test_unusable_data_dir_fails_without_a_port_suggestion(tmp_path):
+    blocker = tmp_path / "a file"
+    blocker.write_text("not a folder")
+    host = RoomHost()
+    failed = Recorder(host.failed)
+    assert not host.start(port=0, data_dir=blocker / "hosted")
+    ((reason, suggested),) = failed.calls
+    assert reason.startswith("could not start the server") and suggested == 0
+    assert not host.running
+
+
+def test_default_data_dir_is_per_user_roomchat_hosted():
+    from desktop.host import default_data_dir
+
+    path = default_data_dir()
+    assert path.name == "hosted" and path.parent.name == "RoomChat" and path.is_absolute()

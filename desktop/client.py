@@ -204,6 +204,7 @@ class ChatConnection(QObject):
         max_delay: float = 30.0,
         max_attempts: int = 10,
         jitter: float = 0.2,
+        gave_up_retry: float = 30.0,
         # Timeouts
         heartbeat_interval: float = 30.0,
         pong_timeout: float = 10.0,
@@ -215,6 +216,7 @@ class ChatConnection(QObject):
         self._max_delay = max_delay
         self._max_attempts = max_attempts
         self._jitter = jitter
+        self._gave_up_retry = gave_up_retry
         self._heartbeat_interval = heartbeat_interval
         self._pong_timeout = pong_timeout
         self._ws_ping_interval = ws_ping_interval
@@ -423,10 +425,13 @@ class ChatConnection(QObject):
             if failed_retries >= self._max_attempts:
                 self._set_state(
                     ConnectionState.GAVE_UP,
-                    f"could not reconnect after {failed_retries} tries ({reason})",
+                    f"could not reconnect after {self._max_attempts} tries ({reason})",
                 )
-                await self._wake.wait()
-                self._set_state(ConnectionState.RECONNECTING, "reconnecting now")
+                try:  # GAVE_UP stays shown; a quiet try now and then still catches the server
+                    await asyncio.wait_for(self._wake.wait(), self._gave_up_retry)
+                    self._set_state(ConnectionState.RECONNECTING, "reconnecting now")
+                except TimeoutError:
+                    pass
             else:
                 attempt = failed_retries + 1
                 delay = self._delay(attempt)

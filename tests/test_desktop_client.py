@@ -502,19 +502,38 @@ def test_missing_pong_means_dead_connection(run):
 def test_gives_up_after_ten_tries_and_retry_now_recovers(run, tmp_path):
     async def scenario():
         port = free_port()
-        alice = Member(base_delay=0.01, max_delay=0.1)
+        alice = Member(base_delay=0.01, max_delay=0.1, gave_up_retry=60)
         alice.conn.join(f"ws://127.0.0.1:{port}", "alice", "lobby")
         (_, reason) = await alice.stateChanged.wait(lambda a: a[0] == "gave_up")
-        assert reason.startswith("could not reconnect after 10 tries")
+        assert reason == "could not reconnect after 10 tries (connection refused)"
         assert [attempt for attempt, _ in alice.reconnectScheduled.calls] == list(range(1, 11))
         delays = [delay for _, delay in alice.reconnectScheduled.calls]
         assert delays[1] > delays[0] * 1.2  # doubling, not fixed
-        await asyncio.sleep(0.3)
-        assert alice.conn.state is ConnectionState.GAVE_UP  # waits for the person
         thread = start_server(tmp_path / "data", port)
         try:
+            await asyncio.sleep(0.5)
+            assert alice.conn.state is ConnectionState.GAVE_UP  # shown until the person acts
             alice.conn.retry_now()
-            await alice.online(timeout=5)
+            await alice.online(timeout=2)
+            await alice.conn.close()
+        finally:
+            await stop_server(thread)
+
+    run(scenario())
+
+
+def test_after_giving_up_a_quiet_retry_still_finds_the_server(run, tmp_path):
+    async def scenario():
+        port = free_port()
+        alice = Member(base_delay=0.01, max_delay=0.05, gave_up_retry=0.3)
+        alice.conn.join(f"ws://127.0.0.1:{port}", "alice", "lobby")
+        await alice.stateChanged.wait(lambda a: a[0] == "gave_up")
+        shown = len(alice.stateChanged.calls)
+        await asyncio.sleep(1.0)  # about three quiet tries, all refused
+        assert len(alice.stateChanged.calls) == shown  # the GAVE_UP message does not flicker
+        thread = start_server(tmp_path / "data", port)
+        try:
+            await alice.online(timeout=3)
             await alice.conn.close()
         finally:
             await stop_server(thread)

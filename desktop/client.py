@@ -28,7 +28,7 @@ import secrets
 import socket
 import time
 from collections import OrderedDict, deque
-from typing import Coroutine
+from collections.abc import Coroutine
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 from PySide6.QtCore import QObject, Signal
@@ -40,7 +40,6 @@ from server.protocol import (
     Chat,
     ChatRecord,
     Error,
-    ErrorCode,
     History,
     Join,
     Leave,
@@ -57,7 +56,13 @@ from server.protocol import (
     parse_server,
 )
 
-__all__ = ["ConnectionState", "ChatConnection", "normalize_url", "BAD_ADDRESS", "REPLACED_CLOSE_CODE"]
+__all__ = [
+    "BAD_ADDRESS",
+    "REPLACED_CLOSE_CODE",
+    "ChatConnection",
+    "ConnectionState",
+    "normalize_url",
+]
 
 BAD_ADDRESS = "bad_address"
 """Error code (besides server.protocol.ErrorCode values) for an address that is not a URL."""
@@ -121,9 +126,9 @@ def normalize_url(text: str) -> tuple[str, str | None]:
         text = "ws://" + text
     parts = urlsplit(text)
     scheme = {"ws": "ws", "http": "ws", "wss": "wss", "https": "wss"}.get(parts.scheme.lower())
-    if scheme is None or not parts.hostname:
+    # parts.port raises ValueError itself for a port that is not a number or too large
+    if scheme is None or not parts.hostname or parts.port == 0:
         raise ValueError(f"not a chat server address: {text!r}")
-    parts.port  # raises ValueError for a port that is not a number
     key = parse_qs(parts.query).get("key", [None])[0]
     return urlunsplit((scheme, parts.netloc, parts.path or "/", parts.query, "")), key
 

@@ -16,13 +16,13 @@ from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-import pytest  # noqa: E402
-import qasync  # noqa: E402
-from websockets.asyncio.server import serve  # noqa: E402
+import pytest
+import qasync
+from conftest import free_port, make_config
+from websockets.asyncio.server import serve
 
-from conftest import free_port, make_config  # noqa: E402
-from desktop.client import ChatConnection, ConnectionState  # noqa: E402
-from server.thread import ServerThread  # noqa: E402
+from desktop.client import ChatConnection, ConnectionState, normalize_url
+from server.thread import ServerThread
 
 SEED_SERVER = Path("/work/shared/seed/server.js")
 NODE_CACHE = Path.home() / ".cache" / "roomchat-tests" / "seed-node"
@@ -190,6 +190,25 @@ class Relay:
             await self._listener.wait_closed()
 
 
+@pytest.mark.parametrize(
+    ("typed", "url", "key"),
+    [
+        ("192.168.1.5:8080", "ws://192.168.1.5:8080/", None),
+        (" http://host:80/?key=a%20b ", "ws://host:80/?key=a%20b", "a b"),
+        ("https://host", "wss://host/", None),
+        ("WS://host:1/", "ws://host:1/", None),
+    ],
+)
+def test_typed_addresses_become_websocket_urls(typed, url, key):
+    assert normalize_url(typed) == (url, key)
+
+
+@pytest.mark.parametrize("typed", ["", "ws://", "ftp://host", "host:abc", "host:99999", "host:0"])
+def test_non_addresses_are_refused(typed):
+    with pytest.raises(ValueError):
+        normalize_url(typed)
+
+
 # Joining and chatting -------------------------------------------------------------------
 
 
@@ -224,7 +243,7 @@ def test_two_members_chat_pending_then_delivered(run, server):
         assert alice.pendingAdded.calls[0][0] == nonce
         pending = alice.pendingAdded.calls[0][1]
         assert (pending.id, pending.sender, pending.nonce) == (0, "alice", nonce)
-        _, acked = await alice.messageDelivered.wait(lambda a: a[0] == nonce)
+        _, acked = await alice.messageDelivered.wait(lambda a, nonce=nonce: a[0] == nonce)
         assert acked.id > 0 and acked.content == "hello bob" and acked.nonce == nonce
         (received,) = await bob.messageReceived.wait()
         assert (received.id, received.sender, received.content) == (acked.id, "alice", "hello bob")
@@ -345,7 +364,7 @@ def test_server_restart_mid_chat_loses_nothing_and_repeats_nothing(run, tmp_path
             await alice.online(after=2, timeout=15)
             await bob.online(after=2, timeout=15)
             for nonce in while_down:
-                await alice.messageDelivered.wait(lambda a: a[0] == nonce)
+                await alice.messageDelivered.wait(lambda a, nonce=nonce: a[0] == nonce)
             await alice.sees("bob offline")
             await bob.sees("alice offline 2")
             bob.conn.send("after")
@@ -603,7 +622,7 @@ def _seed_node_dir() -> Path:
         (NODE_CACHE / "package.json").write_text('{"type": "module", "private": true}')
         result = subprocess.run(
             ["npm", "install", "ws", "--no-audit", "--no-fund"], cwd=NODE_CACHE,
-            capture_output=True, text=True, timeout=120,
+            capture_output=True, text=True, timeout=120, check=False,
         )
         if result.returncode != 0:
             pytest.skip(f"npm install ws failed (no registry?): {result.stderr[-300:]}")

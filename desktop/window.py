@@ -542,7 +542,6 @@ class MainWindow(QMainWindow):
         self.sidebar.join_button.setText(self.tr(self._join_label))
         tone, source, args = self._status
         self._set_status(tone, source, args)
-        self.view.bubbles.forget()
         self.model.retranslate()
         self._update_title()
 

@@ -112,3 +112,19 @@ def test_burst_of_10k_is_one_insertion_and_fast(model):
     assert model.rowCount(model.index(0)) == 0 and not model.index(0).parent().isValid()
     assert model.index(10_000).isValid() is False
     assert model.data(QModelIndex()) is None
+
+
+def test_quick_row_heights_equal_full_layout(qapp):
+    """The one-line shortcut for row heights must agree with laying the text out."""
+    from desktop.models import MessageItem
+    from desktop.widgets.message_view import MessageView
+
+    view = MessageView()
+    view.resize(700, 400)
+    texts = ["hi", "x" * 300, "two\nlines", "房间里见", "word " * 40, "https://example.com/a", ""]
+    for kind in Kind:
+        for text in texts:
+            item = MessageItem(id=1, sender="bob", content=text, timestamp=0, kind=kind)
+            for width in (200, 420, 700):
+                full = int(view.bubbles.geometry(item, width).bubble.bottom() + 5 + 0.999)
+                assert view.bubbles.row_height(item, width) == full, (kind, text, width)

@@ -482,3 +482,23 @@ def test_screenshots_of_a_room_in_use(run, windows, qapp, artifacts, tmp_path):
         run(scenario())
     finally:
         translations.apply("en")
+
+
+def test_big_burst_is_measured_in_slices_and_stays_at_the_bottom(windows, qapp):
+    window = windows("burst")
+    model, view = window.model, window.view
+    model.add_records(ChatRecord(i, "room-1", "bob", f"m{i} " + "word " * (i % 40), 0) for i in range(1, 3001))
+    bar = view.verticalScrollBar()
+    assert view._stale[1] > view._stale[0], "most rows wait for measuring, the last screenful does not"
+    assert bar.value() == bar.maximum()
+    for _ in range(200):
+        if view._stale[1] <= view._stale[0]:
+            break
+        QTest.qWait(20)
+    width = view.viewport().width()
+    assert view._heights == [view.bubbles.row_height(item, width) for item in model.items()]
+    assert view.content_height == sum(view._heights)
+    assert bar.value() == bar.maximum(), "still showing the newest message"
+    last = model.index(model.rowCount() - 1)
+    assert view.visualRect(last).bottom() <= view.viewport().height()
+    assert view.indexAt(view.visualRect(last).center()) == last

@@ -2,9 +2,8 @@
 
 All user text is plain text: it goes through QTextLayout and drawText, never
 through Qt's rich-text engine, so ``<b>x</b>`` shows as those characters.
-Words too long for a line wrap anywhere. Sizes are cached per item for the
-current row width, because a non-uniform QListView asks for every row's size
-on each layout pass.
+Words too long for a line wrap anywhere. Row heights are kept by the view
+(:class:`desktop.widgets.message_view.MessageView`) per row width.
 """
 
 from __future__ import annotations
@@ -99,15 +98,29 @@ class BubbleDelegate(QStyledItemDelegate):
     def __init__(self, view) -> None:
         super().__init__(view)
         self._view = view
-        self._sizes: dict[MessageItem, tuple[int, QSize]] = {}
+        self._font_set: tuple[QFont, QFont, QFontMetricsF, QFontMetricsF, float, float] | None = None
 
     # Fonts ----------------------------------------------------------------
 
-    def _fonts(self) -> tuple[QFont, QFont]:
+    def _fonts(self) -> tuple[QFont, QFont, QFontMetricsF, QFontMetricsF, float, float]:
+        """Text and meta fonts, their metrics and one line's height in each (cached per view font)."""
         base = self._view.font()
-        meta = QFont(base)
-        meta.setPointSizeF(max(base.pointSizeF() * 0.8, 6.0))
-        return base, meta
+        if self._font_set is None or self._font_set[0] != base:
+            meta = QFont(base)
+            meta.setPointSizeF(max(base.pointSizeF() * 0.8, 6.0))
+            self._font_set = (base, meta, QFontMetricsF(base), QFontMetricsF(meta),
+                              self._line_height(base), self._line_height(meta))
+        return self._font_set
+
+    @staticmethod
+    def _line_height(font: QFont) -> float:
+        layout = QTextLayout("x", font)
+        layout.beginLayout()
+        line = layout.createLine()
+        line.setLineWidth(1000)
+        height = line.height()
+        layout.endLayout()
+        return height
 
     # Layout ---------------------------------------------------------------
 
@@ -151,23 +164,33 @@ class BubbleDelegate(QStyledItemDelegate):
             parts.append(self.tr("not sent — click to retry"))
         return " · ".join(p for p in parts if p)
 
-    def geometry(self, item: MessageItem, row_width: int) -> BubbleGeometry:
-        """Lay out one row; paint, sizeHint and clicks share this."""
-        base, meta_font = self._fonts()
+    @staticmethod
+    def _text_width(item: MessageItem, row_width: int) -> float:
         if item.kind is Kind.SYSTEM:
-            inner = row_width - 2 * SIDE_MARGIN
-            layout, natural, height = self._text_layout(item, meta_font, inner)
-            bubble = QRectF(SIDE_MARGIN, ROW_GAP, inner, height + 2 * 4)
+            return row_width - 2 * SIDE_MARGIN
+        return max(row_width * MAX_WIDTH_SHARE - 2 * PAD_X, MIN_TEXT_WIDTH)
+
+    @staticmethod
+    def _bubble_height(item: MessageItem, text_height: float, meta_height: float) -> float:
+        if item.kind is Kind.SYSTEM:
+            return text_height + 2 * 4
+        return PAD_Y + text_height + META_GAP + meta_height + PAD_Y
+
+    def geometry(self, item: MessageItem, row_width: int) -> BubbleGeometry:
+        """Lay out one row; paint, clicks and row heights share this."""
+        base, meta_font, _, meta_metrics, _, _ = self._fonts()
+        max_text = self._text_width(item, row_width)
+        if item.kind is Kind.SYSTEM:
+            layout, natural, height = self._text_layout(item, meta_font, max_text)
+            bubble = QRectF(SIDE_MARGIN, ROW_GAP, max_text, self._bubble_height(item, height, 0))
             return BubbleGeometry(bubble, layout, QPointF(SIDE_MARGIN, ROW_GAP + 4), "", QRectF())
-        max_text = max(row_width * MAX_WIDTH_SHARE - 2 * PAD_X, MIN_TEXT_WIDTH)
         layout, natural, text_height = self._text_layout(item, base, max_text)
         meta = self.meta_text(item)
-        meta_metrics = QFontMetricsF(meta_font)
         icon = meta_metrics.height() + 4 if item.state is not DeliveryState.DELIVERED or item.to else 0
         meta_width = min(meta_metrics.horizontalAdvance(meta) + icon, max_text)
         inner_width = max(natural, meta_width, 16)
         width = inner_width + 2 * PAD_X
-        height = PAD_Y + text_height + META_GAP + meta_metrics.height() + PAD_Y
+        height = self._bubble_height(item, text_height, meta_metrics.height())
         x = row_width - SIDE_MARGIN - width if item.kind is Kind.OWN else SIDE_MARGIN
         bubble = QRectF(x, ROW_GAP, width, height)
         origin = QPointF(x + PAD_X, ROW_GAP + PAD_Y)
@@ -191,25 +214,24 @@ class BubbleDelegate(QStyledItemDelegate):
             rects.append(QRectF(origin.x() + left, origin.y() + line.y(), right - left, line.height()))
         return rects
 
+    def row_height(self, item: MessageItem, row_width: int) -> int:
+        """Pixel height of a row; one-line ASCII text (most messages) skips the text layout."""
+        text = item.text
+        _, _, base_metrics, meta_metrics, base_line, meta_line = self._fonts()
+        system = item.kind is Kind.SYSTEM
+        if text.isascii() and "\n" not in text and "\r" not in text:
+            metrics, line = (meta_metrics, meta_line) if system else (base_metrics, base_line)
+            if metrics.horizontalAdvance(text) <= self._text_width(item, row_width):
+                bubble = self._bubble_height(item, line, meta_metrics.height())
+                return int(ROW_GAP + bubble + ROW_GAP + 0.999)
+        return int(self.geometry(item, row_width).bubble.bottom() + ROW_GAP + 0.999)
+
     def sizeHint(self, option, index) -> QSize:
         item = index.data(Role.ITEM)
         if item is None:
             return QSize(0, 0)
         width = self._row_width()
-        cached = self._sizes.get(item)
-        if cached is not None and cached[0] == width:
-            return cached[1]
-        bubble = self.geometry(item, width).bubble
-        size = QSize(width, int(bubble.bottom() + ROW_GAP + 0.999))
-        self._sizes[item] = (width, size)
-        return size
-
-    def forget(self, item: MessageItem | None = None) -> None:
-        """Drop cached sizes (one item whose text or state changed, or all of them)."""
-        if item is None:
-            self._sizes.clear()
-        else:
-            self._sizes.pop(item, None)
+        return QSize(width, self.row_height(item, width))
 
     # Painting -------------------------------------------------------------
 
@@ -256,7 +278,7 @@ class BubbleDelegate(QStyledItemDelegate):
         painter.restore()
 
     def _paint_meta(self, painter: QPainter, item: MessageItem, geometry: BubbleGeometry) -> None:
-        _, meta_font = self._fonts()
+        _, meta_font, _, metrics, _, _ = self._fonts()
         painter.setFont(meta_font)
         rect = QRectF(geometry.meta_rect)
         size = rect.height()
@@ -273,7 +295,6 @@ class BubbleDelegate(QStyledItemDelegate):
         colour = QColor(Palette.BUBBLE_TEXT)
         colour.setAlphaF(0.75)
         painter.setPen(colour)
-        metrics = QFontMetricsF(meta_font)
         text = metrics.elidedText(geometry.meta, Qt.TextElideMode.ElideMiddle, rect.width() + 1)
         painter.drawText(rect, int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter), text)
 

@@ -1,10 +1,22 @@
-"""The scrolling message list: sticks to the newest message unless the user scrolled up."""
+"""The scrolling message list: sticks to the newest message unless the user scrolled up.
+
+A QListView with rows of different heights lays out *every* row again on each
+insertion (and in batched mode collapses the scroll range meanwhile), which at
+100,000 messages means seconds per new message. :class:`MessageView` keeps the
+height of each row and their running totals itself: an appended message costs
+one measurement. Measuring is text shaping (10-50 us a row), so a big burst or
+a new width measures the last screenful at once and the rest in slices between
+events, with an estimate standing in meanwhile.
+"""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, QModelIndex, Qt, Signal
-from PySide6.QtGui import QGuiApplication
-from PySide6.QtWidgets import QAbstractItemView, QListView, QMenu, QPushButton
+import bisect
+from itertools import accumulate
+
+from PySide6.QtCore import QEvent, QModelIndex, QRect, Qt, QTimer, Signal
+from PySide6.QtGui import QGuiApplication, QPainter, QRegion
+from PySide6.QtWidgets import QAbstractItemView, QMenu, QPushButton, QStyleOptionViewItem
 
 from desktop.models import DeliveryState, MessageModel, Role
 from desktop.widgets.bubbles import BubbleDelegate
@@ -12,11 +24,11 @@ from desktop.widgets.bubbles import BubbleDelegate
 __all__ = ["MessageView"]
 
 STICK_SLACK = 8  # pixels from the bottom that still count as "at the bottom"
-BATCH_SIZE = 500  # rows laid out per event-loop turn: keeps a 100,000-row relayout from stalling
+REMEASURE_SLICE = 300  # rows measured at once / per event-loop turn (about 10 ms)
 
 
-class MessageView(QListView):
-    """A QListView of bubbles with a floating "N new messages" button.
+class MessageView(QAbstractItemView):
+    """Bubbles, one per model row, with a floating "N new messages" button.
 
     Signals:
         retryRequested(str): resend the failed own message with this nonce.
@@ -27,12 +39,7 @@ class MessageView(QListView):
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self.setObjectName("messageView")
-        self.setUniformItemSizes(False)
-        self.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.setResizeMode(QListView.ResizeMode.Adjust)
-        self.setLayoutMode(QListView.LayoutMode.Batched)
-        self.setBatchSize(BATCH_SIZE)
         self.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
         self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
@@ -41,45 +48,228 @@ class MessageView(QListView):
         self.bubbles = BubbleDelegate(self)
         self.bubbles.retryRequested.connect(self.retryRequested)
         self.setItemDelegate(self.bubbles)
+        self._heights: list[int] = []
+        self._bottoms: list[int] = []
+        self._width = 0
+        self._stale = (0, 0)  # rows [start, end) whose height is an estimate
+        self._remeasure = QTimer(self)
+        self._remeasure.setInterval(0)
+        self._remeasure.timeout.connect(self._remeasure_slice)
         self._stuck = True
         self._unseen = 0
-        self._width = -1
         self.jump_button = QPushButton(self.viewport())
         self.jump_button.setObjectName("jumpButton")
         self.jump_button.setCursor(Qt.CursorShape.PointingHandCursor)
         self.jump_button.hide()
         self.jump_button.clicked.connect(self.jump_to_bottom)
         bar = self.verticalScrollBar()
-        bar.rangeChanged.connect(self._range_changed)
         bar.valueChanged.connect(self._value_changed)
 
     # Model ----------------------------------------------------------------
 
     def setModel(self, model: MessageModel) -> None:  # noqa: N802 (Qt override)
         super().setModel(model)
-        model.rowsInserted.connect(self._rows_inserted)
-        model.dataChanged.connect(self._data_changed)
-        model.modelReset.connect(self._model_reset)
+        model.rowsMoved.connect(lambda _p, first, _last, _d, row: self._measure_from(min(first, row)))
+        self._measure_from(0)
 
-    def _rows_inserted(self, parent: QModelIndex, first: int, last: int) -> None:
+    def _measure(self, first: int, last: int) -> list[int]:
+        model, width = self.model(), self._row_width()
+        return [self.bubbles.row_height(model.item(row), width) for row in range(first, last + 1)]
+
+    def _measure_from(self, first: int) -> None:
+        """Re-measure rows from ``first`` on (after a move, a reset)."""
+        count = self.model().rowCount() if self.model() is not None else 0
+        self._heights[first:] = self._measure(first, count - 1) if count > first else []
+        self._sum_from(first)
+        self._relayout()
+
+    def _sum_from(self, first: int) -> None:
+        start = self._bottoms[first - 1] if first > 0 else 0
+        self._bottoms[first:] = accumulate(self._heights[first:], initial=start)
+        self._bottoms.pop(first)  # accumulate's initial value is not a row
+
+    def rowsInserted(self, parent: QModelIndex, first: int, last: int) -> None:  # noqa: N802
+        count = last - first + 1
+        start, end = self._stale
+        if first <= start:
+            self._stale = (start + count, end + count)
+        elif first < end:
+            self._stale = (start, end + count)
+        if count <= REMEASURE_SLICE:
+            self._heights[first:first] = self._measure(first, last)
+        else:
+            measured_from = last - REMEASURE_SLICE + 1
+            self._heights[first:first] = [self._estimate()] * (measured_from - first) + \
+                self._measure(measured_from, last)
+            self._mark_stale(first, measured_from)
+        self._sum_from(first)
+        super().rowsInserted(parent, first, last)
         if not self._stuck:
             self._unseen += last - first + 1
             self._show_jump_button()
+        self._relayout()
 
-    def _data_changed(self, top_left: QModelIndex, bottom_right: QModelIndex, roles=()) -> None:
-        model = self.model()
-        if bottom_right.row() - top_left.row() > 64:
-            self.bubbles.forget()
+    def rowsAboutToBeRemoved(self, parent: QModelIndex, first: int, last: int) -> None:  # noqa: N802
+        del self._heights[first:last + 1]
+        count = last - first + 1
+        start, end = self._stale
+        if last < start:
+            self._stale = (start - count, end - count)
+        elif first < end:
+            self._stale = (min(start, first), max(min(start, first), end - count))
+        self._sum_from(first)
+        super().rowsAboutToBeRemoved(parent, first, last)
+        QTimer.singleShot(0, self._relayout)
+
+    def dataChanged(self, top_left: QModelIndex, bottom_right: QModelIndex, roles=()) -> None:  # noqa: N802
+        first, last = top_left.row(), bottom_right.row()
+        if last - first > REMEASURE_SLICE:
+            self._start_remeasure()
         else:
-            for row in range(top_left.row(), bottom_right.row() + 1):
-                self.bubbles.forget(model.item(row))
-        self.scheduleDelayedItemsLayout()
+            self._heights[first:last + 1] = self._measure(first, last)
+            self._sum_from(first)
+        super().dataChanged(top_left, bottom_right, roles)
+        self._relayout()
 
-    def _model_reset(self) -> None:
-        self.bubbles.forget()
+    def reset(self) -> None:
+        super().reset()
         self._stuck = True
         self._unseen = 0
         self.jump_button.hide()
+        if self.model() is not None:
+            self._heights.clear()
+            self._stale = (0, 0)
+            self._measure_from(0)
+
+    # Geometry -------------------------------------------------------------
+
+    def _row_width(self) -> int:
+        return max(self.viewport().width(), 200)
+
+    def _top(self, row: int) -> int:
+        return self._bottoms[row - 1] if row > 0 else 0
+
+    @property
+    def content_height(self) -> int:
+        return self._bottoms[-1] if self._bottoms else 0
+
+    def _relayout(self) -> None:
+        self.updateGeometries()
+        if self._stuck:
+            self.verticalScrollBar().setValue(self.verticalScrollBar().maximum())
+        self.viewport().update()
+
+    def updateGeometries(self) -> None:  # noqa: N802
+        bar = self.verticalScrollBar()
+        page = self.viewport().height()
+        bar.setPageStep(page)
+        bar.setRange(0, max(0, self.content_height - page))
+        super().updateGeometries()
+
+    def visualRect(self, index: QModelIndex) -> QRect:  # noqa: N802
+        row = index.row()
+        if not index.isValid() or row >= len(self._heights):
+            return QRect()
+        return QRect(0, self._top(row) - self.verticalOffset(), self.viewport().width(), self._heights[row])
+
+    def indexAt(self, point) -> QModelIndex:  # noqa: N802
+        y = point.y() + self.verticalOffset()
+        row = bisect.bisect_right(self._bottoms, y)
+        if y < 0 or row >= len(self._bottoms):
+            return QModelIndex()
+        return self.model().index(row, 0)
+
+    def scrollTo(self, index: QModelIndex, hint=QAbstractItemView.ScrollHint.EnsureVisible) -> None:  # noqa: N802
+        rect = self.visualRect(index)
+        bar = self.verticalScrollBar()
+        if rect.top() < 0 or hint == QAbstractItemView.ScrollHint.PositionAtTop:
+            bar.setValue(bar.value() + rect.top())
+        elif rect.bottom() > self.viewport().height() or hint == QAbstractItemView.ScrollHint.PositionAtBottom:
+            bar.setValue(bar.value() + rect.bottom() - self.viewport().height())
+
+    def verticalOffset(self) -> int:  # noqa: N802
+        return self.verticalScrollBar().value()
+
+    def horizontalOffset(self) -> int:  # noqa: N802
+        return 0
+
+    def moveCursor(self, action, modifiers) -> QModelIndex:  # noqa: N802
+        return QModelIndex()
+
+    def isIndexHidden(self, index: QModelIndex) -> bool:  # noqa: N802
+        return False
+
+    def setSelection(self, rect, flags) -> None:  # noqa: N802
+        pass  # messages are not selectable; text is copied from the context menu
+
+    def visualRegionForSelection(self, selection) -> QRegion:  # noqa: N802
+        return QRegion()
+
+    def paintEvent(self, event) -> None:  # noqa: N802
+        if not self._bottoms:
+            return
+        painter = QPainter(self.viewport())
+        offset = self.verticalOffset()
+        area = event.rect()
+        row = bisect.bisect_right(self._bottoms, offset + area.top())
+        model, width = self.model(), self.viewport().width()
+        option = QStyleOptionViewItem()
+        option.initFrom(self)
+        while row < len(self._bottoms) and self._top(row) < offset + area.bottom() + 1:
+            option.rect = QRect(0, self._top(row) - offset, width, self._heights[row])
+            self.bubbles.paint(painter, option, model.index(row, 0))
+            row += 1
+        painter.end()
+
+    # Width changes ---------------------------------------------------------
+
+    def resizeEvent(self, event) -> None:  # noqa: N802
+        super().resizeEvent(event)
+        if self.viewport().width() != self._width:
+            self._width = self.viewport().width()
+            self._start_remeasure()
+        self._relayout()
+        self._place_jump_button()
+
+    def _estimate(self) -> int:
+        """A stand-in height until a row is measured: the last measured one's, else a one-liner's."""
+        return self._heights[-1] if self._heights else 48
+
+    def _mark_stale(self, start: int, end: int) -> None:
+        old_start, old_end = self._stale
+        if old_end > old_start:
+            start, end = min(start, old_start), max(end, old_end)
+        self._stale = (start, end)
+        self._remeasure.start()
+
+    def _start_remeasure(self) -> None:
+        """Re-measure every row for a new width: the last screenful now, the rest in slices."""
+        count = len(self._heights)
+        if count <= REMEASURE_SLICE:
+            self._measure_from(0)
+            return
+        tail = count - REMEASURE_SLICE
+        self._heights[tail:] = self._measure(tail, count - 1)
+        self._sum_from(tail)
+        self._mark_stale(0, tail)
+
+    def _remeasure_slice(self) -> None:
+        start, end = self._stale
+        stop = min(start + REMEASURE_SLICE, end, len(self._heights))
+        if stop <= start:
+            self._stale = (0, 0)
+            self._remeasure.stop()
+            return
+        # Keep what the user looks at in place while rows above it change height.
+        anchor = self.indexAt(self.viewport().rect().topLeft()).row() if not self._stuck else -1
+        anchor_shift = self._top(anchor) - self.verticalOffset() if anchor >= 0 else 0
+        self._heights[start:stop] = self._measure(start, stop - 1)
+        self._sum_from(start)
+        self._stale = (stop, end)
+        self.updateGeometries()
+        if anchor >= 0:
+            self.verticalScrollBar().setValue(self._top(anchor) - anchor_shift)
+        self._relayout()
 
     # Sticking to the bottom ----------------------------------------------
 
@@ -90,10 +280,6 @@ class MessageView(QListView):
     @property
     def unseen(self) -> int:
         return self._unseen
-
-    def _range_changed(self, minimum: int, maximum: int) -> None:
-        if self._stuck:
-            self.verticalScrollBar().setValue(maximum)
 
     def _value_changed(self, value: int) -> None:
         bar = self.verticalScrollBar()
@@ -124,15 +310,6 @@ class MessageView(QListView):
         size = self.jump_button.sizeHint()
         self.jump_button.setGeometry((area.width() - size.width()) // 2,
                                      area.height() - size.height() - 12, size.width(), size.height())
-
-    def resizeEvent(self, event) -> None:  # noqa: N802
-        if self.viewport().width() != self._width:
-            self._width = self.viewport().width()
-            self.bubbles.forget()
-        super().resizeEvent(event)
-        self._place_jump_button()
-        if self._stuck:
-            self.verticalScrollBar().setValue(self.verticalScrollBar().maximum())
 
     def changeEvent(self, event) -> None:  # noqa: N802
         if event.type() == QEvent.Type.LanguageChange and self._unseen:

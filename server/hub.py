@@ -246,18 +246,24 @@ class Hub:
     # Internals --------------------------------------------------------------
 
     def _deliver(self, record: ChatRecord, sender: Member) -> None:
+        """Each frame is encoded at most once per message, and only if someone needs it."""
         room, session = sender.room, sender.session
-        public = protocol.encode(protocol.with_nonce(record, None))
         if session.version is Version.V2:
-            session.send(protocol.encode(record))
+            session.send(protocol.encode_chat(record, with_nonce=True))
         if record.to is not None:
             addressee = room.members.get(name_key(record.to))
             if addressee is not None and addressee.session is not session:
-                text = public if addressee.session.version is Version.V2 else protocol.encode_v1(record)
-                addressee.session.send(text)
+                if addressee.session.version is Version.V2:
+                    addressee.session.send(protocol.encode_chat(record, with_nonce=False))
+                else:
+                    addressee.session.send(protocol.encode_v1(record))
             return
-        self._delivery.broadcast((s for s in room.v2 if s is not session), public)
-        if room.v1:
+        present = room.members.get(name_key(sender.name)) is sender
+        if len(room.v2) > (present and session.version is Version.V2):
+            self._delivery.broadcast(
+                (s for s in room.v2 if s is not session), protocol.encode_chat(record, with_nonce=False)
+            )
+        if len(room.v1) > (present and session.version is Version.V1):
             self._delivery.broadcast((s for s in room.v1 if s is not session), protocol.encode_v1(record))
 
     def _greet(self, member: Member, since: int | None) -> None:

@@ -46,6 +46,7 @@ __all__ = [
     "parse_server",
     "encode",
     "encode_v1",
+    "encode_chat",
     "normalize_name",
     "name_key",
     "validate_room",
@@ -263,8 +264,12 @@ def _content(value: Any, limits: Limits, nonce: str | None) -> str:
             f"the message is longer than {limits.content_max} characters",
             nonce,
         )
-    if "\x00" in value or any(0xD800 <= ord(ch) <= 0xDFFF for ch in value):
-        raise ProtocolError(ErrorCode.BAD_MESSAGE, "the message contains invalid characters", nonce)
+    if "\x00" in value:
+        raise ProtocolError(ErrorCode.BAD_MESSAGE, "the message contains a NUL character", nonce)
+    try:
+        value.encode()  # lone surrogates from JSON escapes are not text
+    except UnicodeEncodeError:
+        raise ProtocolError(ErrorCode.BAD_MESSAGE, "the message contains invalid characters", nonce) from None
     return value
 
 
@@ -407,10 +412,15 @@ def _record_obj(msg: ChatRecord, *, with_nonce: bool) -> dict:
     return obj
 
 
+def encode_chat(record: ChatRecord, *, with_nonce: bool) -> str:
+    """A v2 chat frame; ``with_nonce`` only for the sender's own copy (its acknowledgement)."""
+    return _dumps(_record_obj(record, with_nonce=with_nonce))
+
+
 def encode(msg: ServerMessage | ClientMessage) -> str:
     """Encode a message as a v2 frame (client messages too, for the desktop client)."""
     if isinstance(msg, ChatRecord):
-        return _dumps(_record_obj(msg, with_nonce=True))
+        return encode_chat(msg, with_nonce=True)
     if isinstance(msg, Notice):
         obj: dict[str, Any] = {"type": "system", "content": msg.content}
         if msg.event is not None:

@@ -4,11 +4,16 @@ The hub hands over every record of an event-loop turn in one :meth:`HistoryStore
 which commits before anyone is told about them. With WAL and ``synchronous=NORMAL`` a commit
 is a ``write()`` into the WAL file: it survives ``kill -9`` of the server (the OS has the
 bytes), not a power cut; ``durable=True`` adds an fsync per batch for that.
+
+Checkpoints (copying the WAL into the database, with an fsync) would stall a commit for
+milliseconds every thousand pages, so the writer never runs them: a :class:`Checkpointer`
+thread does, on its own connection, while the event loop goes on committing.
 """
 
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -50,12 +55,14 @@ class HistoryStore:
             self._db = sqlite3.connect(self.path, isolation_level=None, timeout=2.0)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
+            self._db.execute("PRAGMA wal_autocheckpoint=0")
             self._db.executescript(SCHEMA)
             self._db.execute("SELECT count(*) FROM messages WHERE room = ''").fetchone()
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"cannot use the history database {self.path}: {exc}") from exc
         except OSError as exc:
             raise StoreError(f"cannot create the data folder {self.path.parent}: {exc}") from exc
+        self._checkpointer = Checkpointer(self.path)
 
     def last_id(self, room: str) -> int:
         row = self._db.execute("SELECT max(id) FROM messages WHERE room = ?", (room,)).fetchone()
@@ -104,24 +111,69 @@ class HistoryStore:
                         for r in records
                     ],
                 )
-                self._trim({r.room: r.id for r in records})
+                self._trim(records)
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
         except sqlite3.Error as exc:
             raise StoreError(f"history not written: {exc}") from exc
+        self._checkpointer.wake()
 
-    def _trim(self, newest: dict[str, int]) -> None:
+    def _trim(self, records: Sequence[ChatRecord]) -> None:
+        """Keep ``retention`` messages per room, pruning every TRIM_EVERY ids (not per batch)."""
         if self.retention <= 0:
             return
+        due = {r.room: r.id for r in records if r.id % TRIM_EVERY == 0}
         self._db.executemany(
             "DELETE FROM messages WHERE room = ? AND id <= ? - ?",
-            [(room, last, self.retention) for room, last in newest.items()],
+            [(room, last, self.retention) for room, last in due.items()],
         )
 
     def close(self) -> None:
+        self._checkpointer.stop()
         self._db.close()
+
+
+TRIM_EVERY = 64
+"""A room holds at most retention + TRIM_EVERY - 1 messages between prunes."""
+
+
+class Checkpointer:
+    """Copies the WAL into the database on its own thread, at most every ``interval`` s."""
+
+    def __init__(self, path: Path, interval: float = 1.0) -> None:
+        self._path = path
+        self._interval = interval
+        self._dirty = threading.Event()
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="history-checkpoint", daemon=True)
+        self._thread.start()
+
+    def wake(self) -> None:
+        self._dirty.set()
+
+    def _run(self) -> None:
+        db = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+        try:
+            while not self._stopping.is_set():
+                self._dirty.wait()
+                self._dirty.clear()
+                try:
+                    db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                except sqlite3.Error:
+                    pass  # busy or failing disk: the WAL keeps the data, the next round retries
+                self._stopping.wait(self._interval)
+            db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        except sqlite3.Error:
+            pass
+        finally:
+            db.close()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._dirty.set()
+        self._thread.join()
 
 
 def _record(row: tuple) -> ChatRecord:

@@ -469,13 +469,15 @@ def test_restart_on_the_same_data_dir_keeps_history_and_ids(tmp_path):
 
 def test_retention_keeps_the_newest_messages(tmp_path):
     from server.protocol import ChatRecord
-    from server.store import HistoryStore
+    from server.store import TRIM_EVERY, HistoryStore
 
     store = HistoryStore(tmp_path / "h.sqlite3", retention=10)
-    for batch in range(5):
+    for batch in range(26):
         store.append_batch([ChatRecord(batch * 5 + i + 1, "r", "a", "x", 0) for i in range(5)])
-    assert [r.id for r in store.since("r", "a", 0)] == list(range(16, 26))
-    assert store.last_id("r") == 25
+    kept = [r.id for r in store.since("r", "a", 0)]
+    assert kept[-10:] == list(range(121, 131))  # the newest are all there
+    assert 10 <= len(kept) < 10 + TRIM_EVERY and kept == list(range(kept[0], 131))
+    assert store.last_id("r") == 130
     store.close()
 
 

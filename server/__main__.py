@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from . import __version__
-from .app import ChatServer, ServerConfig
+from .app import ChatServer, ServerConfig, TLSError
 from .store import StoreError
 
 __all__ = ["main", "default_data_dir"]
@@ -36,6 +36,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="concurrent connections per IP address (0 = off)")
     parser.add_argument("--retention", type=int, default=10_000, help="messages kept per room (0 = all)")
     parser.add_argument("--key", default=None, help="room key every join must carry")
+    parser.add_argument("--allow-origin", action="append", default=[], metavar="URL",
+                        help="let browser pages from this origin connect (repeatable; 'null' allows "
+                             "pages opened from file://, such as the seed's index.html)")
+    parser.add_argument("--certfile", type=Path, default=None, help="TLS certificate (PEM): serve https/wss")
+    parser.add_argument("--keyfile", type=Path, default=None, help="TLS private key (PEM)")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return parser.parse_args(argv)
 
@@ -60,7 +65,8 @@ async def serve(config: ServerConfig) -> int:
             loop.add_signal_handler(signum, stop.set)
         except NotImplementedError:  # Windows: KeyboardInterrupt still ends asyncio.run
             pass
-    print(f"roomchat-server {__version__} listening on ws://{config.host}:{server.port}/ "
+    scheme = "wss" if server.tls else "ws"
+    print(f"roomchat-server {__version__} listening on {scheme}://{config.host}:{server.port}/ "
           f"(history in {config.data_dir})", flush=True)
     try:
         await stop.wait()
@@ -83,11 +89,14 @@ def main(argv: list[str] | None = None) -> int:
         max_conns_per_ip=args.max_conns_per_ip,
         retention=args.retention,
         key=args.key,
+        allowed_origins=tuple(args.allow_origin),
+        certfile=args.certfile,
+        keyfile=args.keyfile,
     )
     try:
         runner = _runner()
         return runner(serve(config))
-    except StoreError as exc:
+    except (StoreError, TLSError) as exc:
         print(f"roomchat-server: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

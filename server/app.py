@@ -18,6 +18,8 @@ import asyncio
 import http
 import json
 import logging
+import socket
+import ssl
 import struct
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -33,10 +35,11 @@ from . import __version__, protocol
 from .hub import Hub
 from .limits import TokenBucket
 from .protocol import SUBPROTOCOL, ProtocolError, Version
+from .security import OriginPolicy
 from .store import HistoryStore
 from .webroot import WebRoot
 
-__all__ = ["ServerConfig", "ChatServer"]
+__all__ = ["ServerConfig", "ChatServer", "TLSError"]
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +66,28 @@ class ServerConfig:
     close_timeout: float = 5.0
     # Access
     key: str | None = None
+    # Browser pages from other origins that may connect (``null`` = pages opened from file://).
+    allowed_origins: tuple[str, ...] = ()
+    # TLS: both set -> https:// and wss:// on the same port.
+    certfile: Path | None = None
+    keyfile: Path | None = None
+
+
+class TLSError(RuntimeError):
+    """The certificate or key cannot be used; the message says why, for a person."""
+
+
+def _tls_context(config: ServerConfig) -> ssl.SSLContext | None:
+    if config.certfile is None and config.keyfile is None:
+        return None
+    if config.certfile is None or config.keyfile is None:
+        raise TLSError("TLS needs both a certificate file and a key file")
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    try:
+        context.load_cert_chain(config.certfile, config.keyfile)
+    except (OSError, ssl.SSLError) as exc:
+        raise TLSError(f"cannot use the certificate {config.certfile} with key {config.keyfile}: {exc}") from exc
+    return context
 
 
 def _frame_header(length: int) -> bytes:
@@ -159,6 +184,10 @@ class ChatServer:
 
     def __init__(self, config: ServerConfig) -> None:
         self.config = config
+        self.tls = _tls_context(config)
+        self.origin_policy = OriginPolicy.create(
+            config.allowed_origins, (socket.gethostname(),), secure=self.tls is not None
+        )
         self.store = HistoryStore(Path(config.data_dir) / "history.sqlite3", retention=config.retention)
         self.web = WebRoot()
         self._server: Server | None = None
@@ -189,6 +218,7 @@ class ChatServer:
             ping_timeout=self.config.ping_timeout,
             close_timeout=self.config.close_timeout,
             server_header=f"RoomChat/{__version__}",
+            ssl=self.tls,
         )
         log.info("serving on %s:%d", self.config.host, self.port)
 
@@ -214,6 +244,10 @@ class ChatServer:
 
     def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
         if request.headers.get("Upgrade", "").lower() == "websocket":
+            refusal = self.origin_policy.refusal(request.headers.get("Origin"), request.headers.get("Host"))
+            if refusal is not None:
+                log.warning("refused a websocket from %s: %s", _peer_ip(connection), refusal)
+                return connection.respond(http.HTTPStatus.FORBIDDEN, refusal + "\n")
             ip = _peer_ip(connection)
             limit = self.config.max_conns_per_ip
             if limit and self._per_ip.get(ip, 0) >= limit:

@@ -187,7 +187,7 @@ class BubbleDelegate(QStyledItemDelegate):
         layout, natural, text_height = self._text_layout(item, base, max_text)
         meta = self.meta_text(item)
         icon = meta_metrics.height() + 4 if item.state is not DeliveryState.DELIVERED or item.to else 0
-        meta_width = min(meta_metrics.horizontalAdvance(meta) + icon, max_text)
+        meta_width = min(meta_metrics.horizontalAdvance(meta) + icon + 2, max_text)
         inner_width = max(natural, meta_width, 16)
         width = inner_width + 2 * PAD_X
         height = self._bubble_height(item, text_height, meta_metrics.height())

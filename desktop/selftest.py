@@ -23,7 +23,7 @@ from collections.abc import Awaitable
 from contextlib import closing
 from pathlib import Path
 
-__all__ = ["run_self_test", "SelfTestFailure"]
+__all__ = ["SelfTestFailure", "run_self_test"]
 
 STEP_TIMEOUT = 15.0
 """Seconds any one step may take before the self-test gives up on it."""
@@ -81,7 +81,10 @@ def _check_translations(app) -> None:
     from desktop.i18n import Translations
     from resources import resource
 
-    _check(resource("i18n", "roomchat_zh_CN.qm").is_file(), "translation file roomchat_zh_CN.qm is missing")
+    _check(
+        resource("i18n", "roomchat_zh_CN.qm").is_file(),
+        "translation file roomchat_zh_CN.qm is missing",
+    )
     translations = Translations(app)
     _check(translations.apply("zh_CN"), "roomchat_zh_CN.qm did not load")
     ours = QCoreApplication.translate("MainWindow", "Join room")
@@ -113,7 +116,10 @@ async def _scenario(app, folder: Path) -> list[str]:
     host = RoomHost(host="127.0.0.1")
     failures = []
     host.failed.connect(lambda reason, _port: failures.append(reason))
-    _check(host.start(port=0, data_dir=data_dir), f"embedded server: {failures[-1] if failures else '?'}")
+    _check(
+        host.start(port=0, data_dir=data_dir),
+        f"embedded server: {failures[-1] if failures else '?'}",
+    )
     connection = ChatConnection()
     try:
         passed.append("server")
@@ -124,7 +130,9 @@ async def _scenario(app, folder: Path) -> list[str]:
             asyncio.wait({joined, refused}, return_when=asyncio.FIRST_COMPLETED), "joining the room"
         )
         _check(joined in done, f"join refused: {refused.result() if refused.done() else ''}")
-        delivered = _signal_future(connection.messageDelivered, lambda _nonce, record: record.content == MESSAGE)
+        delivered = _signal_future(
+            connection.messageDelivered, lambda _nonce, record: record.content == MESSAGE
+        )
         connection.send(MESSAGE)
         _nonce, record = await _within(delivered, "message acknowledgement")
         _check(record.id > 0, "the server did not store the message")
@@ -133,8 +141,10 @@ async def _scenario(app, folder: Path) -> list[str]:
         status, body = await _within(
             asyncio.to_thread(_fetch, f"http://127.0.0.1:{host.port}/"), "fetching the page"
         )
-        _check(status == 200 and body == resource("web", "index.html").read_bytes(),
-               f"the browser page is not served (HTTP {status})")
+        _check(
+            status == 200 and body == resource("web", "index.html").read_bytes(),
+            f"the browser page is not served (HTTP {status})",
+        )
         passed.append("page")
     finally:
         await connection.close()
@@ -156,17 +166,19 @@ def run_self_test() -> int:
     try:
         from PySide6.QtWidgets import QApplication
 
-        import qasync
-
         app = QApplication.instance() or QApplication(sys.argv[:1])
         app.setQuitOnLastWindowClosed(False)
+        import qasync  # after PySide6, so that qasync picks this binding
+
         with tempfile.TemporaryDirectory(prefix="roomchat-selftest-") as folder:
             passed = qasync.run(_scenario(app, Path(folder)))
     except SelfTestFailure as exc:
         print(f"RoomChat self-test FAILED: {exc}", file=sys.stderr, flush=True)
         return 1
-    except Exception as exc:  # an unexpected error is a failed self-test, reported in one line
-        print(f"RoomChat self-test FAILED: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
+    except Exception as exc:  # noqa: BLE001 - any other error fails the self-test, in one line
+        print(
+            f"RoomChat self-test FAILED: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True
+        )
         return 1
     elapsed = time.perf_counter() - started
     print(f"RoomChat self-test OK: {', '.join(passed)} ({elapsed:.2f} s)", flush=True)

@@ -44,8 +44,12 @@ def _images(path: Path) -> list[QImage]:
 def _isolated_env(home: Path) -> dict[str, str]:
     """Offscreen, with every user folder (settings, data, logs) inside ``home``."""
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", HOME=str(home), USERPROFILE=str(home))
-    for variable, folder in (("XDG_CONFIG_HOME", ".config"), ("XDG_DATA_HOME", ".local/share"),
-                             ("XDG_STATE_HOME", ".local/state"), ("XDG_CACHE_HOME", ".cache")):
+    for variable, folder in (
+        ("XDG_CONFIG_HOME", ".config"),
+        ("XDG_DATA_HOME", ".local/share"),
+        ("XDG_STATE_HOME", ".local/state"),
+        ("XDG_CACHE_HOME", ".cache"),
+    ):
         env[variable] = str(home / folder)
     return env
 
@@ -57,10 +61,13 @@ def _tree(folder: Path) -> set[str]:
 # Icons -------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name, sizes", [
-    ("roomchat.ico", [16, 24, 32, 48, 64, 128, 256]),
-    ("roomchat.icns", [16, 32, 64, 128, 256, 32, 64, 256]),
-])
+@pytest.mark.parametrize(
+    "name, sizes",
+    [
+        ("roomchat.ico", [16, 24, 32, 48, 64, 128, 256]),
+        ("roomchat.icns", [16, 32, 64, 128, 256, 32, 64, 256]),
+    ],
+)
 def test_icon_containers_hold_every_size_of_the_source_image(qapp, name, sizes):
     source = QImage(str(ICONS / "roomchat.png")).convertToFormat(QImage.Format.Format_ARGB32)
     images = _images(ICONS / name)
@@ -86,8 +93,13 @@ def test_ico_and_icns_headers_are_well_formed(qapp):
 
 def test_self_test_from_source_passes_and_prints_one_line(tmp_path):
     result = subprocess.run(
-        [sys.executable, "-m", "desktop", "--self-test"], cwd=ROOT, env=_isolated_env(tmp_path),
-        capture_output=True, text=True, timeout=60,
+        [sys.executable, "-m", "desktop", "--self-test"],
+        cwd=ROOT,
+        env=_isolated_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert result.returncode == 0, result.stderr
     assert OK_LINE.match(result.stdout.strip()), result.stdout
@@ -101,9 +113,22 @@ def built_app(tmp_path_factory) -> Path:
     """``pyinstaller build.spec`` into a temporary folder; the one-folder app's directory."""
     out = tmp_path_factory.mktemp("pyinstaller")
     subprocess.run(
-        [sys.executable, "-m", "PyInstaller", "build.spec", "--distpath", str(out / "dist"),
-         "--workpath", str(out / "build"), "--noconfirm", "--log-level", "WARN"],
-        cwd=ROOT, check=True, timeout=900,
+        [
+            sys.executable,
+            "-m",
+            "PyInstaller",
+            "build.spec",
+            "--distpath",
+            str(out / "dist"),
+            "--workpath",
+            str(out / "build"),
+            "--noconfirm",
+            "--log-level",
+            "WARN",
+        ],
+        cwd=ROOT,
+        check=True,
+        timeout=900,
     )
     return out / "dist" / "RoomChat"
 
@@ -114,8 +139,14 @@ def _executable(app: Path) -> Path:
 
 def _self_test(app: Path, home: Path, **kwargs) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [str(_executable(app)), "--self-test"], cwd=home, env=_isolated_env(home),
-        capture_output=True, text=True, timeout=60, **kwargs,
+        [str(_executable(app)), "--self-test"],
+        cwd=home,
+        env=_isolated_env(home),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        **kwargs,
     )
 
 
@@ -135,7 +166,11 @@ def test_built_app_passes_its_self_test_and_writes_nothing_next_to_itself(built_
 @pytest.mark.slow
 @pytest.mark.timeout(900)
 def test_built_app_stays_within_the_size_budget(built_app):
-    size = sum(path.stat().st_size for path in built_app.rglob("*") if path.is_file() and not path.is_symlink())
+    size = sum(
+        path.stat().st_size
+        for path in built_app.rglob("*")
+        if path.is_file() and not path.is_symlink()
+    )
     assert size <= SIZE_BUDGET, f"{size / 2**20:.1f} MiB > {SIZE_BUDGET / 2**20:.0f} MiB"
     bundled = _tree(built_app)
     assert not any("platformthemes" in path or "libgtk" in path for path in bundled)
@@ -166,4 +201,6 @@ def test_built_app_self_test_fails_with_the_reason_when_a_resource_is_missing(bu
         hidden.rename(translation)
     assert result.returncode == 1
     assert result.stdout == ""
-    assert "RoomChat self-test FAILED: translation file roomchat_zh_CN.qm is missing" in result.stderr
+    assert (
+        "RoomChat self-test FAILED: translation file roomchat_zh_CN.qm is missing" in result.stderr
+    )

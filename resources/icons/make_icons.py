@@ -18,7 +18,7 @@ from pathlib import Path
 from PySide6.QtCore import QBuffer, QIODevice, Qt
 from PySide6.QtGui import QImage
 
-__all__ = ["ICO_SIZES", "ICNS_TYPES", "png_bytes", "ico_bytes", "icns_bytes", "main"]
+__all__ = ["ICNS_TYPES", "ICO_SIZES", "icns_bytes", "ico_bytes", "main", "png_bytes"]
 
 HERE = Path(__file__).resolve().parent
 SOURCE = HERE / "roomchat.png"
@@ -27,16 +27,29 @@ ICO_SIZES = (16, 24, 32, 48, 64, 128, 256)
 """Sizes Windows asks for in Explorer, the taskbar and the title bar (256 at most in ICO)."""
 
 ICNS_TYPES = (
-    (b"icp4", 16), (b"icp5", 32), (b"icp6", 64), (b"ic07", 128), (b"ic08", 256),
-    (b"ic11", 32), (b"ic12", 64), (b"ic13", 256),
+    (b"icp4", 16),
+    (b"icp5", 32),
+    (b"icp6", 64),
+    (b"ic07", 128),
+    (b"ic08", 256),
+    (b"ic11", 32),
+    (b"ic12", 64),
+    (b"ic13", 256),
 )
 """ICNS element type -> pixel size; ic11-ic13 are the @2x (Retina) variants of 16, 32, 128."""
 
 
 def png_bytes(source: QImage, size: int) -> bytes:
     """``source`` scaled smoothly to ``size`` x ``size``, as PNG data."""
-    image = source if source.width() == size else source.scaled(
-        size, size, Qt.AspectRatioMode.IgnoreAspectRatio, Qt.TransformationMode.SmoothTransformation
+    image = (
+        source
+        if source.width() == size
+        else source.scaled(
+            size,
+            size,
+            Qt.AspectRatioMode.IgnoreAspectRatio,
+            Qt.TransformationMode.SmoothTransformation,
+        )
     )
     buffer = QBuffer()
     buffer.open(QIODevice.OpenModeFlag.WriteOnly)

@@ -6,7 +6,6 @@ The window only starts and stops it; a busy window never stalls the server becau
 
 from __future__ import annotations
 
-import asyncio
 import errno
 import socket
 from pathlib import Path
@@ -47,22 +46,6 @@ def find_free_port(start: int, host: str = "0.0.0.0", tries: int = 100) -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind((host, 0))
         return probe.getsockname()[1]
-
-
-def _server_thread(config: ServerConfig) -> ServerThread:
-    """A ServerThread whose loop is a plain asyncio loop, also inside ``qasync.run()``.
-
-    On Python < 3.12 ``qasync.run`` installs an event loop policy whose
-    ``new_event_loop()`` returns a Qt loop, and ServerThread asks for its loop that way;
-    a Qt loop cannot run on another thread ("QApplication::exec: Must be called from the
-    main thread"). Creating the thread under the default policy avoids that.
-    """
-    policy = asyncio.get_event_loop_policy()
-    asyncio.set_event_loop_policy(None)
-    try:
-        return ServerThread(config)
-    finally:
-        asyncio.set_event_loop_policy(policy)
 
 
 class RoomHost(QObject):
@@ -108,7 +91,7 @@ class RoomHost(QObject):
         )
         try:
             config.data_dir.mkdir(parents=True, exist_ok=True)
-            thread = _server_thread(config)
+            thread = ServerThread(config)
             thread.start()
         except OSError as exc:
             if _port_in_use(exc):

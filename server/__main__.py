@@ -50,7 +50,6 @@ async def serve(config: ServerConfig) -> int:
     try:
         await server.start()
     except OSError as exc:
-        server.store.close()
         if exc.errno == errno.EADDRINUSE:
             print(f"roomchat-server: port {config.port} is already in use; choose another with --port",
                   file=sys.stderr)

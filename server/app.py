@@ -60,6 +60,8 @@ class ServerConfig:
     max_frame: int = 64 * 1024
     max_buffer: int = 1024 * 1024
     retention: int = 10_000
+    # Fan-out: commit and deliver at most once per batch_spacing seconds under load.
+    batch_spacing: float = 0.001
     # Heartbeat: ping every interval, drop a peer silent for interval + timeout.
     ping_interval: float = 30.0
     ping_timeout: float = 30.0
@@ -145,6 +147,31 @@ class Outboxes:
             self.push(session, wire)
 
 
+class BatchTimer:
+    """Runs the hub's flush on the next loop turn, but not more often than every ``spacing`` s.
+
+    A quiet room gets its message committed and delivered on the very next turn; a busy
+    server commits (and writes to each connection) once per ``spacing`` with everything
+    that arrived meanwhile, instead of paying a commit and a system call per few messages.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, spacing: float) -> None:
+        self._loop = loop
+        self._spacing = spacing
+        self._last = -spacing
+
+    def __call__(self, callback: Callable[[], None]) -> None:
+        def run() -> None:
+            self._last = self._loop.time()
+            callback()
+
+        due = self._last + self._spacing
+        if self._loop.time() >= due:
+            self._loop.call_soon(run)
+        else:
+            self._loop.call_at(due, run)
+
+
 class WebSocketSession:
     """One websocket connection as the hub sees it (the hub's ``Session``)."""
 
@@ -204,8 +231,16 @@ class ChatServer:
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
         self._outboxes = Outboxes(loop, self.config.max_buffer, on_kill=lambda s: self._hub.disconnect(s))
-        self._hub = Hub(self.store, self._outboxes, loop.call_soon, key=self.config.key)
-        self._server = await serve(
+        self._hub = Hub(self.store, self._outboxes, BatchTimer(loop, self.config.batch_spacing), key=self.config.key)
+        try:
+            self._server = await self._listen()
+        except BaseException:
+            self.store.close()  # release the data folder: a retry on another port must find it free
+            raise
+        log.info("serving on %s:%d", self.config.host, self.port)
+
+    async def _listen(self) -> Server:
+        return await serve(
             self._handle,
             self.config.host,
             self.config.port,
@@ -220,7 +255,6 @@ class ChatServer:
             server_header=f"RoomChat/{__version__}",
             ssl=self.tls,
         )
-        log.info("serving on %s:%d", self.config.host, self.port)
 
     async def stop(self) -> None:
         """Deliver what is queued, close every client with 1001, flush and close history."""

@@ -20,7 +20,9 @@ class ServerThread:
 
     def __init__(self, config: ServerConfig) -> None:
         self.config = config
-        self._loop = asyncio.new_event_loop()
+        # The platform's default loop, never the policy's: inside qasync.run() (Python < 3.12)
+        # the policy makes Qt loops, and a Qt loop cannot run on another thread.
+        self._loop = asyncio.DefaultEventLoopPolicy().new_event_loop()
         self._thread = threading.Thread(target=self._run, name="roomchat-server", daemon=True)
         self._server: ChatServer | None = None
 

@@ -12,6 +12,7 @@ thread does, on its own connection, while the event loop goes on committing.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from collections.abc import Sequence
@@ -52,16 +53,24 @@ class HistoryStore:
         self.retention = retention
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._lock = _claim(self.path.with_name(self.path.name + ".lock"))
+        except OSError as exc:
+            raise StoreError(f"cannot use the data folder {self.path.parent}: {exc.strerror or exc}") from exc
+        try:
             self._db = sqlite3.connect(self.path, isolation_level=None, timeout=2.0)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
             self._db.execute("PRAGMA wal_autocheckpoint=0")
             self._db.executescript(SCHEMA)
             self._db.execute("SELECT count(*) FROM messages WHERE room = ''").fetchone()
+            problems = [row[0] for row in self._db.execute("PRAGMA quick_check(3)")]
+            if problems != ["ok"]:
+                raise sqlite3.DatabaseError("damaged: " + " ".join(" ".join(problems).split()))
+            self._db.execute("BEGIN IMMEDIATE")  # another program holding a write lock fails here
+            self._db.execute("ROLLBACK")
         except sqlite3.DatabaseError as exc:
+            self._lock.close()
             raise StoreError(f"cannot use the history database {self.path}: {exc}") from exc
-        except OSError as exc:
-            raise StoreError(f"cannot create the data folder {self.path.parent}: {exc}") from exc
         self._checkpointer = Checkpointer(self.path)
 
     def last_id(self, room: str) -> int:
@@ -133,10 +142,32 @@ class HistoryStore:
     def close(self) -> None:
         self._checkpointer.stop()
         self._db.close()
+        self._lock.close()
 
 
 TRIM_EVERY = 64
 """A room holds at most retention + TRIM_EVERY - 1 messages between prunes."""
+
+
+def _claim(lock_path: Path):
+    """Lock ``lock_path`` for this process (released on close or exit), or raise OSError.
+
+    A second server on the same data folder would interleave message ids with the first.
+    """
+    handle = open(lock_path, "a+b")  # noqa: SIM115 - held open as long as the store
+    try:
+        if os.name == "nt":
+            import msvcrt
+
+            msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
+        else:
+            import fcntl
+
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as exc:
+        handle.close()
+        raise OSError(exc.errno, "another RoomChat server is using this data folder") from exc
+    return handle
 
 
 class Checkpointer:

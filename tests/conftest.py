@@ -33,6 +33,30 @@ def make_config(data_dir: Path, **overrides) -> ServerConfig:
     return ServerConfig(data_dir=data_dir, **options)
 
 
+@pytest.fixture(scope="session")
+def qasync_loop(qapp):
+    """One qasync loop for the whole session: a fresh QEventLoop per test crashed Qt (segfault)."""
+    import qasync
+
+    loop = qasync.QEventLoop(qapp)
+    asyncio.set_event_loop(loop)
+    yield loop
+    loop.run_until_complete(loop.shutdown_asyncgens())
+    asyncio.set_event_loop(None)
+    loop.close()
+
+
+@pytest.fixture(name="run")
+def run_on_qasync(qasync_loop):
+    """Desktop tests: run one scenario coroutine to completion on the qasync loop."""
+
+    def run_scenario(scenario, timeout: float = 60.0):
+        asyncio.set_event_loop(qasync_loop)
+        return qasync_loop.run_until_complete(asyncio.wait_for(scenario, timeout))
+
+    return run_scenario
+
+
 @pytest.fixture
 def artifacts() -> Path:
     ARTIFACTS.mkdir(exist_ok=True)

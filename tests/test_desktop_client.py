@@ -17,7 +17,6 @@ from pathlib import Path
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import pytest
-import qasync
 from conftest import free_port, make_config
 from websockets.asyncio.server import serve
 
@@ -26,27 +25,6 @@ from server.thread import ServerThread
 
 SEED_SERVER = Path("/work/shared/seed/server.js")
 NODE_CACHE = Path.home() / ".cache" / "roomchat-tests" / "seed-node"
-
-
-@pytest.fixture(scope="session")
-def qasync_loop(qapp):
-    """One qasync loop for the whole session: a fresh loop per test crashed Qt (segfault)."""
-    loop = qasync.QEventLoop(qapp)
-    asyncio.set_event_loop(loop)
-    yield loop
-    loop.run_until_complete(loop.shutdown_asyncgens())
-    asyncio.set_event_loop(None)
-    loop.close()
-
-
-@pytest.fixture
-def run(qasync_loop):
-    """Run a scenario coroutine to completion on the qasync loop."""
-
-    def run_scenario(scenario, timeout: float = 40.0):
-        return qasync_loop.run_until_complete(asyncio.wait_for(scenario, timeout))
-
-    return run_scenario
 
 
 class Recorder:

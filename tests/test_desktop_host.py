@@ -11,7 +11,7 @@ import time
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from conftest import free_port
-from test_desktop_client import Member, Recorder, qasync_loop, run  # noqa: F401
+from test_desktop_client import Member, Recorder
 
 from desktop.host import RoomHost, find_free_port
 from desktop.lan import ipv4_addresses
@@ -27,7 +27,7 @@ def test_lan_addresses_are_this_machines_non_loopback_ipv4():
             probe.bind((address, 0))  # only an address of this machine can be bound
 
 
-def test_host_serves_peers_and_closes_them_with_1001_on_stop(run, tmp_path):  # noqa: F811
+def test_host_serves_peers_and_closes_them_with_1001_on_stop(run, tmp_path):
     async def scenario():
         host = RoomHost()
         started, stopped = Recorder(host.started), Recorder(host.stopped)
@@ -81,7 +81,7 @@ def test_port_in_use_fails_with_a_free_port_suggestion(tmp_path):
         host.stop()
 
 
-def test_room_key_travels_in_the_addresses(run, tmp_path):  # noqa: F811
+def test_room_key_travels_in_the_addresses(run, tmp_path):
     async def scenario():
         host = RoomHost()
         assert host.start(port=0, data_dir=tmp_path / "hosted", key="s3cret & more")

@@ -17,7 +17,6 @@ from pathlib import Path
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import pytest  # noqa: E402
-import qasync  # noqa: E402
 from PySide6.QtCore import QCoreApplication, QEvent, QObject, QPoint, QSettings, Qt, QUrl, Slot  # noqa: E402
 from PySide6.QtGui import QDesktopServices, QFontMetricsF, QGuiApplication  # noqa: E402
 from PySide6.QtTest import QTest  # noqa: E402
@@ -33,17 +32,6 @@ from server.protocol import ChatRecord  # noqa: E402
 from server.thread import ServerThread  # noqa: E402
 
 FAST_RECONNECT = {"base_delay": 0.2, "max_delay": 0.5, "jitter": 0.0}
-
-
-@pytest.fixture
-def run(qapp):
-    """Run one scenario coroutine on a fresh qasync loop."""
-    loop = qasync.QEventLoop(qapp)
-    asyncio.set_event_loop(loop)
-    yield lambda scenario, timeout=60.0: loop.run_until_complete(asyncio.wait_for(scenario, timeout))
-    loop.run_until_complete(loop.shutdown_asyncgens())
-    asyncio.set_event_loop(None)
-    loop.close()
 
 
 @pytest.fixture

@@ -32,6 +32,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     parser.add_argument("--rate-limit", type=float, default=20.0,
                         help="messages per second per connection, bursts of twice that (0 = off)")
+    parser.add_argument("--join-rate", type=float, default=1.0,
+                        help="joins per second per connection, bursts of 5 (0 = off)")
     parser.add_argument("--max-conns-per-ip", type=int, default=64,
                         help="concurrent connections per IP address (0 = off)")
     parser.add_argument("--retention", type=int, default=10_000, help="messages kept per room (0 = all)")
@@ -85,6 +87,7 @@ def main(argv: list[str] | None = None) -> int:
         port=args.port,
         rate_limit=args.rate_limit,
         rate_burst=max(1, int(args.rate_limit * 2)),
+        join_rate=args.join_rate,
         max_conns_per_ip=args.max_conns_per_ip,
         retention=args.retention,
         key=args.key,

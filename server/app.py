@@ -32,6 +32,7 @@ from websockets.http11 import Request, Response
 from websockets.protocol import State
 
 from . import __version__, protocol
+from .flood import JoinLimitedHub
 from .hub import Hub
 from .limits import TokenBucket
 from .protocol import SUBPROTOCOL, ProtocolError, Version
@@ -56,6 +57,8 @@ class ServerConfig:
     # Limits
     rate_limit: float = 20.0
     rate_burst: int = 40
+    join_rate: float = 1.0  # joins per second per connection (0 = off), bursts of join_burst
+    join_burst: int = 5
     max_conns_per_ip: int = 64
     max_frame: int = 64 * 1024
     max_buffer: int = 1024 * 1024
@@ -231,7 +234,14 @@ class ChatServer:
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
         self._outboxes = Outboxes(loop, self.config.max_buffer, on_kill=lambda s: self._hub.disconnect(s))
-        self._hub = Hub(self.store, self._outboxes, BatchTimer(loop, self.config.batch_spacing), key=self.config.key)
+        self._hub = JoinLimitedHub(
+            self.store,
+            self._outboxes,
+            BatchTimer(loop, self.config.batch_spacing),
+            key=self.config.key,
+            join_rate=self.config.join_rate,
+            join_burst=self.config.join_burst,
+        )
         try:
             self._server = await self._listen()
         except BaseException:

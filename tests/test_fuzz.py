@@ -24,8 +24,9 @@ from hypothesis import strategies as st
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
-from conftest import free_port
+from conftest import free_port, make_config
 from server.protocol import SUBPROTOCOL
+from server.thread import ServerThread
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -412,3 +413,32 @@ def test_a_flooding_member_does_not_starve_the_others(arena):
     print(f"\nflood: {20 * FLOOD_BURST} x 1 KB in {flood_time:.2f}s; other member's ack latency "
           f"median {latencies[10] * 1000:.0f} ms, max {latencies[-1] * 1000:.0f} ms")
     assert latencies[10] < 0.25 and latencies[-1] < 1.0
+
+
+def test_joins_have_their_own_small_budget(tmp_path):
+    """A connection that joins in a loop gets 5 joins at once, then 1 a second; the room barely notices."""
+    thread = ServerThread(make_config(tmp_path, rate_limit=0))
+    thread.start()
+    try:
+        member, hopper, seed = _client(thread.port), _client(thread.port), _client(thread.port, v2=False)
+        _join(member, "member")
+        for i in range(30):
+            hopper.send(json.dumps({"type": "join", "userId": "hopper", "room": ("a", ROOM)[i % 2]}))
+        time.sleep(0.3)
+        replies = _drain(hopper, 0.2)
+        welcomes = [f for f in replies if f["type"] == "welcome"]
+        refusals = [f for f in replies if f["type"] == "error"]
+        assert len(welcomes) == 5 and len(refusals) == 25, replies
+        assert {f["code"] for f in refusals} == {"rate_limited"}
+        notices = [f for f in _drain(member, 0.2) if f["type"] == "system"]
+        assert len(notices) <= 5  # joins and leaves of the 5 accepted joins only
+        for i in range(8):
+            seed.send(json.dumps({"type": "join", "userId": "seed", "room": f"room {i}"}))
+        assert len(_drain(seed, 0.3)) == 5  # the seed's welcome notices; the rest is silence
+        time.sleep(1.1)  # the budget refills at one join a second
+        hopper.send(json.dumps({"type": "join", "userId": "hopper", "room": "a"}))
+        assert json.loads(hopper.recv(timeout=5))["type"] == "welcome"
+        for connection in (member, hopper, seed):
+            connection.close()
+    finally:
+        thread.stop()

@@ -33,7 +33,7 @@ pytestmark = pytest.mark.timeout(120)
 ROOM = "fuzz"
 RSS_LIMIT_KIB = 200 * 1024
 FUZZ = settings(
-    max_examples=120,
+    max_examples=300,
     deadline=None,
     database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.large_base_example],
@@ -365,7 +365,7 @@ _raw_frame = st.one_of(
 )
 
 
-@settings(FUZZ, max_examples=60)
+@settings(FUZZ, max_examples=100)
 @given(sequence=st.lists(_raw_frame, min_size=1, max_size=8))
 def test_raw_frames_close_cleanly_or_are_served(arena, sequence):
     sock = _raw_socket(arena.port)

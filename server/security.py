@@ -94,7 +94,8 @@ class OriginPolicy:
     def refusal(self, origin: str | None, host: str | None) -> str | None:
         """None if a websocket handshake with these headers may proceed, else the reason."""
         if host is not None and not self.host_allowed(host):
-            return f"host {host!r} is not a name of this server"
+            return (f"host {host!r} is not a name of this server "
+                    f"(start the server with --allow-origin http://{host} to allow it)")
         if origin is None:
             return None
         normalized = normalize_origin(origin)

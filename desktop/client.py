@@ -26,6 +26,7 @@ import errno
 import random
 import secrets
 import socket
+import ssl
 import time
 from collections import OrderedDict, deque
 from collections.abc import Coroutine
@@ -56,8 +57,12 @@ from server.protocol import (
     parse_server,
 )
 
+from desktop.trust import CertificateTrust, fetch_certificate, fingerprint
+
 __all__ = [
     "BAD_ADDRESS",
+    "CHANGED_CERTIFICATE",
+    "UNTRUSTED_CERTIFICATE",
     "REPLACED_CLOSE_CODE",
     "ChatConnection",
     "ConnectionState",
@@ -66,6 +71,13 @@ __all__ = [
 
 BAD_ADDRESS = "bad_address"
 """Error code (besides server.protocol.ErrorCode values) for an address that is not a URL."""
+
+UNTRUSTED_CERTIFICATE = "untrusted_certificate"
+"""Error code: a wss:// server's certificate is vouched for by nobody; the text is its
+SHA-256 fingerprint, for the person to compare and accept with ``trust_certificate()``."""
+
+CHANGED_CERTIFICATE = "changed_certificate"
+"""Error code: the server presents another certificate than the one accepted before."""
 
 REPLACED_CLOSE_CODE = 4000
 """The server closes a connection with this code when the same member resumed elsewhere."""
@@ -215,8 +227,12 @@ class ChatConnection(QObject):
         pong_timeout: float = 10.0,
         ws_ping_interval: float | None = 20.0,
         open_timeout: float = 10.0,
+        # wss:// servers with a self-signed certificate
+        trust: CertificateTrust | None = None,
     ) -> None:
         super().__init__(parent)
+        self._trust = trust if trust is not None else CertificateTrust()
+        self._offered_certificate: tuple[str, bytes] | None = None
         self._base_delay = base_delay
         self._max_delay = max_delay
         self._max_attempts = max_attempts
@@ -311,6 +327,15 @@ class ChatConnection(QObject):
         self._key = key if key is not None else url_key
         self._protocol = 0
         self._run_task = self._spawn(self._run(previous))
+
+    def trust_certificate(self) -> None:
+        """Accept the certificate last refused (UNTRUSTED/CHANGED_CERTIFICATE) and join again."""
+        if self._offered_certificate is None:
+            return
+        address, der = self._offered_certificate
+        self._trust.trust(address, der)
+        self._offered_certificate = None
+        self.join(self._url, self._name, self._room, self._key)
 
     def leave(self) -> None:
         """Leave the room and disconnect; no reconnect."""
@@ -463,9 +488,12 @@ class ChatConnection(QObject):
                 ping_interval=self._ws_ping_interval,
                 ping_timeout=self._ws_ping_interval,
                 close_timeout=2.0,
+                ssl=self._tls_context(),
             )
         except InvalidURI as exc:
             raise _Stop("invalid address", BAD_ADDRESS, str(exc)) from None
+        except ssl.SSLCertVerificationError:
+            raise await self._untrusted() from None
         except (OSError, InvalidHandshake, TimeoutError) as exc:
             raise _Lost(_describe(exc)) from None
         self._ws = ws
@@ -491,6 +519,28 @@ class ChatConnection(QObject):
             if online:
                 self._typing_sent = False
             await ws.close()
+
+    def _certificate_address(self) -> str:
+        parts = urlsplit(self._url)
+        return f"{parts.hostname}:{parts.port or 443}"
+
+    def _tls_context(self) -> ssl.SSLContext | None:
+        if not self._url.startswith("wss:"):
+            return None
+        return self._trust.context_for(self._certificate_address())
+
+    async def _untrusted(self) -> _Stop | _Lost:
+        """Fetch the refused certificate so the person can compare its fingerprint."""
+        address = self._certificate_address()
+        host, _, port = address.rpartition(":")
+        try:
+            der = await fetch_certificate(host.strip("[]"), int(port), self._open_timeout)
+        except (OSError, TimeoutError) as exc:
+            return _Lost(_describe(exc))
+        self._offered_certificate = (address, der)
+        if self._trust.pinned(address) is not None:
+            return _Stop("the server's certificate changed", CHANGED_CERTIFICATE, fingerprint(der))
+        return _Stop("the server's certificate is not trusted yet", UNTRUSTED_CERTIFICATE, fingerprint(der))
 
     async def _next_message(self, ws: ClientConnection, what: str):
         """The next well-formed frame, or _Lost if none comes within the pong timeout."""

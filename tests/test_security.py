@@ -244,12 +244,11 @@ def test_a_left_members_name_does_not_unlock_its_private_messages(server_thread)
 # TLS ------------------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def certificate(tmp_path_factory) -> tuple[Path, Path]:
+def make_certificate(folder: Path) -> tuple[Path, Path]:
     """A self-signed certificate for localhost and 127.0.0.1, made by the openssl CLI."""
     if shutil.which("openssl") is None:
         pytest.skip("openssl CLI not installed")
-    folder = tmp_path_factory.mktemp("tls")
+    folder.mkdir(parents=True, exist_ok=True)
     cert, key = folder / "cert.pem", folder / "key.pem"
     subprocess.run(
         ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
@@ -258,6 +257,11 @@ def certificate(tmp_path_factory) -> tuple[Path, Path]:
         check=True, capture_output=True,
     )
     return cert, key
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory) -> tuple[Path, Path]:
+    return make_certificate(tmp_path_factory.mktemp("tls"))
 
 
 def test_tls_serves_https_and_wss_on_one_port(tmp_path, certificate):

@@ -1,0 +1,79 @@
+"""Trust on first use for chat servers with a self-signed certificate (``wss://``).
+
+A LAN host has no certificate a public CA would sign. The first time the app meets a
+certificate no CA vouches for, the person compares its SHA-256 fingerprint with the one the
+host shows and accepts it; from then on connections to that ``host:port`` trust exactly that
+certificate, and a different one (a changed server, or someone in the middle) is refused
+loudly instead of being asked about again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import ssl
+from pathlib import Path
+
+__all__ = ["CertificateTrust", "fingerprint", "fetch_certificate", "default_trust_file"]
+
+
+def fingerprint(der: bytes) -> str:
+    """``AB:CD:…``: the SHA-256 of a certificate, as browsers and ``openssl x509 -fingerprint`` show it."""
+    digest = hashlib.sha256(der).hexdigest().upper()
+    return ":".join(digest[i : i + 2] for i in range(0, len(digest), 2))
+
+
+async def fetch_certificate(host: str, port: int, timeout: float = 10.0) -> bytes:
+    """The certificate a TLS server presents, without trusting it (to show its fingerprint)."""
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port, ssl=context), timeout)
+    try:
+        return writer.get_extra_info("ssl_object").getpeercert(binary_form=True)
+    finally:
+        writer.close()
+
+
+def default_trust_file() -> Path:
+    from platformdirs import user_config_dir
+
+    return Path(user_config_dir("RoomChat", appauthor=False)) / "trusted-certificates.json"
+
+
+class CertificateTrust:
+    """The certificates a person accepted, by ``host:port``, kept in a JSON file."""
+
+    def __init__(self, path: Path | None = None) -> None:
+        self._path = path
+
+    def _load(self) -> dict[str, str]:
+        path = self._path or default_trust_file()
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        return {k: v for k, v in data.items() if isinstance(k, str) and isinstance(v, str)} if isinstance(data, dict) else {}
+
+    def pinned(self, address: str) -> str | None:
+        """The PEM certificate accepted for ``address`` (``host:port``), if any."""
+        return self._load().get(address)
+
+    def trust(self, address: str, der: bytes) -> None:
+        """Accept ``der`` for ``address`` from now on (replacing an older one)."""
+        path = self._path or default_trust_file()
+        entries = self._load()
+        entries[address] = ssl.DER_cert_to_PEM_cert(der)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(entries, indent=1), encoding="utf-8")
+
+    def context_for(self, address: str) -> ssl.SSLContext:
+        """Trust exactly the accepted certificate, or else what the system's CAs vouch for."""
+        pem = self.pinned(address)
+        if pem is None:
+            return ssl.create_default_context()
+        context = ssl.create_default_context(cadata=pem)
+        context.check_hostname = False  # a LAN host is reached by IP; the pin names the certificate
+        context.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN  # a leaf, not a CA, is the anchor
+        return context

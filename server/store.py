@@ -22,8 +22,12 @@ from .protocol import ChatRecord, name_key
 
 __all__ = ["HistoryStore", "StoreError"]
 
+# Rows are appended in rowid order (cheap); only the compact (room, id) index is written
+# out of order. A WITHOUT ROWID table keyed by (room, id) scatters whole rows across pages
+# per room and cost 40 % more per message in a 200-room benchmark.
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS messages (
+    seq INTEGER PRIMARY KEY,
     room TEXT NOT NULL,
     id INTEGER NOT NULL,
     sender TEXT NOT NULL,
@@ -32,9 +36,9 @@ CREATE TABLE IF NOT EXISTS messages (
     recipient_key TEXT,
     content TEXT NOT NULL,
     ts INTEGER NOT NULL,
-    nonce TEXT,
-    PRIMARY KEY (room, id)
-) WITHOUT ROWID;
+    nonce TEXT
+);
+CREATE UNIQUE INDEX IF NOT EXISTS messages_by_room ON messages (room, id);
 """
 
 _COLUMNS = "id, room, sender, content, ts, recipient, nonce"
@@ -104,7 +108,8 @@ class HistoryStore:
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 self._db.executemany(
-                    "INSERT INTO messages VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO messages (room, id, sender, sender_key, recipient, recipient_key, content, ts, nonce)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     [
                         (
                             r.room,
@@ -123,7 +128,8 @@ class HistoryStore:
                 self._trim(records)
                 self._db.execute("COMMIT")
             except BaseException:
-                self._db.execute("ROLLBACK")
+                if self._db.in_transaction:  # SQLite has already rolled back on a full disk
+                    self._db.execute("ROLLBACK")
                 raise
         except sqlite3.Error as exc:
             raise StoreError(f"history not written: {exc}") from exc

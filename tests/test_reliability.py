@@ -305,12 +305,22 @@ def test_a_full_disk_mid_conversation_answers_unavailable_then_recovers(tiny_dis
                     refused += 1
                     break
             assert refused, "the disk never filled"
-            await seed.send(type="chat", content="seed on a full disk")
-            notice = await seed.expect("system")
-            assert "未能保存" in notice["content"]
-            for frame in await bob.nothing(0.3):  # what was refused reached nobody
-                assert frame["type"] == "chat" and frame["content"] != "seed on a full disk"
+            # Space comes and goes (a checkpoint lets the WAL reuse its file): a v1 sender
+            # is told on the first write that fails, and that message reaches nobody.
+            _fill(filler.with_name("filler-2"))
+            refused_v1 = None
+            for i in range(20):
+                await seed.send(type="chat", content=f"seed {i} " + "y" * 3000)
+                notices = [f for f in await seed.nothing(0.3) if f["type"] == "system"]
+                if notices:
+                    assert "未能保存" in notices[0]["content"]
+                    refused_v1 = f"seed {i} "
+                    break
+            assert refused_v1, "the v1 sender was never told"
+            for frame in await bob.nothing(0.3):
+                assert not frame.get("content", "").startswith(refused_v1)
             filler.unlink()
+            filler.with_name("filler-2").unlink()
             await alice.send(type="chat", content="after", nonce="a")
             after = await alice.expect("chat", nonce="a")
             assert after["id"] > first["id"]
@@ -323,6 +333,7 @@ def test_a_full_disk_mid_conversation_answers_unavailable_then_recovers(tiny_dis
         assert attempts >= 1
     finally:
         filler.unlink(missing_ok=True)
+        filler.with_name("filler-2").unlink(missing_ok=True)
         thread.stop()
 
 

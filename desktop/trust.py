@@ -10,18 +10,13 @@ loudly instead of being asked about again.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import ssl
 from pathlib import Path
 
+from server.security import fingerprint
+
 __all__ = ["CertificateTrust", "fingerprint", "fetch_certificate", "default_trust_file"]
-
-
-def fingerprint(der: bytes) -> str:
-    """``AB:CD:…``: the SHA-256 of a certificate, as browsers and ``openssl x509 -fingerprint`` show it."""
-    digest = hashlib.sha256(der).hexdigest().upper()
-    return ":".join(digest[i : i + 2] for i in range(0, len(digest), 2))
 
 
 async def fetch_certificate(host: str, port: int, timeout: float = 10.0) -> bytes:

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QMainWindow,
+    QMessageBox,
     QPushButton,
     QScrollArea,
     QSystemTrayIcon,
@@ -24,7 +25,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.client import BAD_ADDRESS, ChatConnection, ConnectionState
+from desktop.client import (
+    BAD_ADDRESS,
+    CHANGED_CERTIFICATE,
+    UNTRUSTED_CERTIFICATE,
+    ChatConnection,
+    ConnectionState,
+)
 from desktop.host import RoomHost
 from desktop.i18n import LANGUAGES, Translations
 from desktop.models import MessageModel
@@ -356,6 +363,8 @@ class MainWindow(QMainWindow):
             ErrorCode.BAD_KEY.value: QT_TRANSLATE_NOOP("MainWindow", "This room needs the right key"),
             ErrorCode.UNAVAILABLE.value: QT_TRANSLATE_NOOP("MainWindow", "The server cannot store messages right now"),
             BAD_ADDRESS: QT_TRANSLATE_NOOP("MainWindow", "Not a valid server address"),
+            UNTRUSTED_CERTIFICATE: QT_TRANSLATE_NOOP("MainWindow", "The server's certificate is not trusted yet"),
+            CHANGED_CERTIFICATE: QT_TRANSLATE_NOOP("MainWindow", "The server's certificate has changed"),
         }
         if code in known:
             self._set_status("offline", known[code])
@@ -366,6 +375,29 @@ class MainWindow(QMainWindow):
         elif code in (ErrorCode.NAME_TAKEN.value, ErrorCode.BAD_NAME.value):
             self.sidebar.name_edit.setFocus()
             self.sidebar.name_edit.selectAll()
+        elif code in (UNTRUSTED_CERTIFICATE, CHANGED_CERTIFICATE):
+            self._ask_to_trust(code == CHANGED_CERTIFICATE, text)
+
+    def _ask_to_trust(self, changed: bool, fingerprint: str) -> None:
+        """Show the certificate's fingerprint; trust it (and join) only on an explicit yes."""
+        if changed:
+            question = self.tr("This server now presents a different certificate. Someone may be "
+                               "listening in, or the host made a new one.\n\nSHA-256: %1\n\n"
+                               "Trust the new certificate?")
+        else:
+            question = self.tr("Compare this fingerprint with the one the host shows.\n\n"
+                               "SHA-256: %1\n\nTrust this server?")
+        box = QMessageBox(QMessageBox.Icon.Warning if changed else QMessageBox.Icon.Question,
+                          self.tr("Server certificate"), question.replace("%1", fingerprint),
+                          QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, self)
+        box.setDefaultButton(QMessageBox.StandardButton.No)
+        box.finished.connect(lambda _result: self._certificate_answered(box))
+        self.certificate_box = box  # open() is not modal-blocking: keep it alive while shown
+        box.open()
+
+    def _certificate_answered(self, box: QMessageBox) -> None:
+        if box.standardButton(box.clickedButton()) == QMessageBox.StandardButton.Yes:
+            self.connection.trust_certificate()
 
     def _set_status(self, tone: str, source: str, args: tuple = ()) -> None:
         """Remember the untranslated status so a language switch can re-render it."""

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from . import __version__
 from .app import ChatServer, ServerConfig, TLSError
+from .security import pem_fingerprint
 from .store import StoreError
 
 __all__ = ["main", "default_data_dir"]
@@ -69,6 +70,10 @@ async def serve(config: ServerConfig) -> int:
     scheme = "wss" if server.tls else "ws"
     print(f"roomchat-server {__version__} listening on {scheme}://{config.host}:{server.port}/ "
           f"(history in {config.data_dir})", flush=True)
+    if server.tls and config.certfile is not None:
+        print(f"certificate SHA-256 fingerprint (people compare it before trusting this server): "
+              f"{pem_fingerprint(Path(config.certfile).read_text(encoding='ascii', errors='replace'))}",
+              flush=True)
     try:
         await stop.wait()
     finally:

@@ -15,13 +15,32 @@ sends along whatever the user's network lets it reach. Two checks stop that:
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import ipaddress
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-__all__ = ["OriginPolicy", "normalize_origin"]
+__all__ = ["OriginPolicy", "normalize_origin", "fingerprint", "pem_fingerprint"]
 
 _DEFAULT_PORTS = {"http": "80", "https": "443"}
+_PEM_CERTIFICATE = re.compile(r"-----BEGIN CERTIFICATE-----(.+?)-----END CERTIFICATE-----", re.S)
+
+
+def fingerprint(der: bytes) -> str:
+    """``AB:CD:…``: a certificate's SHA-256, as browsers and ``openssl x509 -fingerprint`` show it.
+
+    The server prints it at start; the desktop app shows it before trusting a self-signed host.
+    """
+    digest = hashlib.sha256(der).hexdigest().upper()
+    return ":".join(digest[i : i + 2] for i in range(0, len(digest), 2))
+
+
+def pem_fingerprint(pem: str) -> str | None:
+    """The fingerprint of the first certificate in a PEM text, or None if there is none."""
+    found = _PEM_CERTIFICATE.search(pem)
+    return fingerprint(base64.b64decode("".join(found.group(1).split()))) if found else None
 
 
 def normalize_origin(origin: str) -> str:

@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-import subprocess
+import asyncio
 from pathlib import Path
 
 from conftest import free_port, make_config
 from test_desktop_client import Member
-from test_security import make_certificate
+from test_desktop_window import fill_and_join, online, until, windows  # noqa: F401 - fixture
+from test_security import make_certificate, openssl_fingerprint
+from PySide6.QtWidgets import QMessageBox
 
 from desktop.client import CHANGED_CERTIFICATE, UNTRUSTED_CERTIFICATE
 from desktop.trust import CertificateTrust
 from server.thread import ServerThread
-
-
-def _openssl_fingerprint(cert: Path) -> str:
-    out = subprocess.run(["openssl", "x509", "-noout", "-fingerprint", "-sha256", "-in", str(cert)],
-                         capture_output=True, text=True, check=True).stdout
-    return out.strip().split("=", 1)[1]
 
 
 def _tls_server(data_dir: Path, cert_dir: Path, port: int) -> tuple[ServerThread, Path]:
@@ -54,7 +50,7 @@ def test_first_use_asks_then_remembers_and_a_changed_certificate_is_refused(run,
         shown = run(first_and_second_use())
     finally:
         thread.stop()
-    assert shown == _openssl_fingerprint(cert)
+    assert shown == openssl_fingerprint(cert)
 
     async def after_the_certificate_changed() -> tuple[str, str]:
         member = Member(trust=CertificateTrust(trust_file))
@@ -70,4 +66,33 @@ def test_first_use_asks_then_remembers_and_a_changed_certificate_is_refused(run,
         code, shown = run(after_the_certificate_changed())
     finally:
         thread.stop()
-    assert code == CHANGED_CERTIFICATE and shown == _openssl_fingerprint(other)
+    assert code == CHANGED_CERTIFICATE and shown == openssl_fingerprint(other)
+
+
+def test_the_window_shows_the_fingerprint_and_joins_only_after_yes(run, windows, tmp_path, artifacts):
+    port = free_port()
+    thread, cert = _tls_server(tmp_path / "data", tmp_path / "cert", port)
+    window = windows("tls", trust=CertificateTrust(tmp_path / "trusted.json"))
+    expected = openssl_fingerprint(cert)
+
+    async def scenario():
+        fill_and_join(window, "alice", f"https://127.0.0.1:{port}/")
+        await until(lambda: getattr(window, "certificate_box", None) is not None, what="the question")
+        box = window.certificate_box
+        assert box.isVisible() and expected in box.text()
+        assert not online(window)
+        window.grab().save(str(artifacts / "desktop-certificate-question.png"))
+        box.grab().save(str(artifacts / "desktop-certificate-box.png"))
+        box.button(QMessageBox.StandardButton.No).click()  # no: stays offline, nothing stored
+        await asyncio.sleep(0.3)
+        assert not online(window) and not (tmp_path / "trusted.json").exists()
+        window.certificate_box = None
+        fill_and_join(window, "alice", f"https://127.0.0.1:{port}/")
+        await until(lambda: window.certificate_box is not None, what="the question again")
+        window.certificate_box.button(QMessageBox.StandardButton.Yes).click()
+        await until(lambda: online(window), what="online over TLS")
+
+    try:
+        run(scenario())
+    finally:
+        thread.stop()

@@ -259,6 +259,13 @@ def make_certificate(folder: Path) -> tuple[Path, Path]:
     return cert, key
 
 
+def openssl_fingerprint(cert: Path) -> str:
+    """What ``openssl x509 -fingerprint -sha256`` says, to compare ours with."""
+    out = subprocess.run(["openssl", "x509", "-noout", "-fingerprint", "-sha256", "-in", str(cert)],
+                         capture_output=True, text=True, check=True).stdout
+    return out.strip().split("=", 1)[1]
+
+
 @pytest.fixture(scope="module")
 def certificate(tmp_path_factory) -> tuple[Path, Path]:
     return make_certificate(tmp_path_factory.mktemp("tls"))
@@ -306,3 +313,19 @@ def test_unusable_certificate_fails_before_anything_listens(tmp_path, certificat
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("roomchat-server: cannot use the certificate"), proc.stderr
+
+
+def test_headless_tls_server_prints_its_certificate_fingerprint(tmp_path, certificate):
+    cert, key = certificate
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "server", "--host", "127.0.0.1", "--port", str(free_port()), "--data-dir",
+         str(tmp_path), "--certfile", str(cert), "--keyfile", str(key), "--log-level", "error"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        listening, fingerprint = proc.stdout.readline(), proc.stdout.readline()
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    assert "listening on wss://127.0.0.1:" in listening
+    assert fingerprint.strip().endswith(": " + openssl_fingerprint(cert)), fingerprint

@@ -117,6 +117,42 @@
 <context>
     <name>MainWindow</name>
     <message>
+        <source>The server&apos;s certificate is not trusted yet</source>
+        <translation>服务器的证书尚未被信任</translation>
+    </message>
+    <message>
+        <source>The server&apos;s certificate has changed</source>
+        <translation>服务器的证书已更改</translation>
+    </message>
+    <message>
+        <source>This server now presents a different certificate. Someone may be listening in, or the host made a new one.
+
+SHA-256: %1
+
+Trust the new certificate?</source>
+        <translation>此服务器现在出示的是另一张证书。可能有人在窃听，也可能是主持人生成了新证书。
+
+SHA-256：%1
+
+信任新的证书吗？</translation>
+    </message>
+    <message>
+        <source>Compare this fingerprint with the one the host shows.
+
+SHA-256: %1
+
+Trust this server?</source>
+        <translation>请将此指纹与主持人显示的指纹进行比对。
+
+SHA-256：%1
+
+信任此服务器吗？</translation>
+    </message>
+    <message>
+        <source>Server certificate</source>
+        <translation>服务器证书</translation>
+    </message>
+    <message>
         <location filename="../../desktop/window.py" line="124" />
         <source>Not connected</source>
         <translation>未连接</translation>

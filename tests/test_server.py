@@ -639,19 +639,34 @@ def test_a_peer_that_stops_answering_pings_is_dropped(tmp_path):
         thread.stop()
 
 
+def _rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
 def test_a_member_that_stops_reading_is_closed_and_the_room_goes_on(tmp_path):
-    thread = ServerThread(make_config(tmp_path, rate_limit=0))
-    thread.start()
+    """A headless server, so its memory is its own: the stuck member costs at most ~1 MiB."""
+    port = free_port()
+    proc = _start_headless(tmp_path, port, "--rate-limit", "0")
     try:
-        stuck = _raw_handshake(thread.port, receive_buffer=4096)
+        _wait_listening(port, proc)
+        stuck = _raw_handshake(port, receive_buffer=4096)
+    except BaseException:
+        proc.kill()
+        raise
+    try:
         stuck.sendall(_masked_text_frame(json.dumps({"type": "join", "userId": "stuck", "room": "r"})))
+        url = f"ws://127.0.0.1:{port}"
 
         async def scenario():
-            talker = await ChatPeer.open(thread.url)
+            talker = await ChatPeer.open(url, v2=False)  # v1: no acknowledgements to read
             await talker.join("talker", "r")
-            reader = await ChatPeer.open(thread.url)
+            reader = await ChatPeer.open(url)
             await reader.join("reader", "r")
             await reader.nothing(0.1)
+            rss_before = _rss_kib(proc.pid)
             payload = "y" * 3900
             sent = received = 0
             left = None
@@ -665,16 +680,26 @@ def test_a_member_that_stops_reading_is_closed_and_the_room_goes_on(tmp_path):
                     received += frame["type"] == "chat"
                     if frame.get("event") == "leave":
                         left = frame["userId"]
-            for frame in await reader.nothing(0.3):
-                received += frame["type"] == "chat"
-            return sent, received, left
+            for _ in range(20):  # 1,000 more messages once "stuck" is gone
+                for _ in range(50):
+                    await talker.send(type="chat", content=payload)
+                sent += 50
+                received += sum(f["type"] == "chat" for f in await reader.nothing(0.02))
+            while received < sent:
+                late = await reader.nothing(1.0)
+                if not late:
+                    break
+                received += sum(f["type"] == "chat" for f in late)
+            return sent, received, left, _rss_kib(proc.pid) - rss_before
 
-        sent, received, left = run(scenario())
+        sent, received, left, rss_growth_kib = run(scenario())
         assert left == "stuck"
-        assert received == sent  # the room went on at full speed, nothing lost
-        stuck.close()
+        assert received == sent  # the room went on, nothing lost
+        assert rss_growth_kib < 16 * 1024, f"server grew by {rss_growth_kib} KiB"
     finally:
-        thread.stop()
+        stuck.close()
+        proc.terminate()
+        proc.wait(10)
 
 
 # Design boundaries ------------------------------------------------------------------------

@@ -36,6 +36,7 @@ from PySide6.QtCore import QObject, Signal
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 
+from desktop.trust import CertificateTrust, fetch_certificate, fingerprint
 from server.protocol import (
     SUBPROTOCOL,
     Chat,
@@ -57,13 +58,11 @@ from server.protocol import (
     parse_server,
 )
 
-from desktop.trust import CertificateTrust, fetch_certificate, fingerprint
-
 __all__ = [
     "BAD_ADDRESS",
     "CHANGED_CERTIFICATE",
-    "UNTRUSTED_CERTIFICATE",
     "REPLACED_CLOSE_CODE",
+    "UNTRUSTED_CERTIFICATE",
     "ChatConnection",
     "ConnectionState",
     "normalize_url",

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from server.security import fingerprint
 
-__all__ = ["CertificateTrust", "fingerprint", "fetch_certificate", "default_trust_file"]
+__all__ = ["CertificateTrust", "default_trust_file", "fetch_certificate", "fingerprint"]
 
 
 async def fetch_certificate(host: str, port: int, timeout: float = 10.0) -> bytes:
@@ -24,7 +24,7 @@ async def fetch_certificate(host: str, port: int, timeout: float = 10.0) -> byte
     context = ssl.create_default_context()
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE
-    reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port, ssl=context), timeout)
+    _, writer = await asyncio.wait_for(asyncio.open_connection(host, port, ssl=context), timeout)
     try:
         return writer.get_extra_info("ssl_object").getpeercert(binary_form=True)
     finally:

@@ -22,10 +22,10 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-__all__ = ["OriginPolicy", "normalize_origin", "fingerprint", "pem_fingerprint"]
+__all__ = ["OriginPolicy", "fingerprint", "normalize_origin", "pem_fingerprint"]
 
 _DEFAULT_PORTS = {"http": "80", "https": "443"}
-_PEM_CERTIFICATE = re.compile(r"-----BEGIN CERTIFICATE-----(.+?)-----END CERTIFICATE-----", re.S)
+_PEM_CERTIFICATE = re.compile(r"-----BEGIN CERTIFICATE-----(.+?)-----END CERTIFICATE-----", re.DOTALL)
 
 
 def fingerprint(der: bytes) -> str:

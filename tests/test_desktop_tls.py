@@ -6,10 +6,10 @@ import asyncio
 from pathlib import Path
 
 from conftest import free_port, make_config
-from test_desktop_client import Member
-from test_desktop_window import fill_and_join, online, until, windows  # noqa: F401 - fixture
-from test_security import make_certificate, openssl_fingerprint
 from PySide6.QtWidgets import QMessageBox
+from test_desktop_client import Member
+from test_desktop_window import fill_and_join, online, until, windows  # noqa: F401 - the fixture
+from test_security import make_certificate, openssl_fingerprint
 
 from desktop.client import CHANGED_CERTIFICATE, UNTRUSTED_CERTIFICATE
 from desktop.trust import CertificateTrust
@@ -31,7 +31,7 @@ def test_first_use_asks_then_remembers_and_a_changed_certificate_is_refused(run,
     async def first_and_second_use() -> str:
         newcomer = Member(trust=CertificateTrust(trust_file))
         newcomer.conn.join(url, "alice", "lobby")
-        code, shown = await newcomer.errorReceived.wait(lambda a: a[0] == UNTRUSTED_CERTIFICATE)
+        _, shown = await newcomer.errorReceived.wait(lambda a: a[0] == UNTRUSTED_CERTIFICATE)
         assert newcomer.conn.state.value == "offline" and not trust_file.exists()
         after = len(newcomer.stateChanged.calls)
         newcomer.conn.trust_certificate()  # the person compared the fingerprint and said yes
@@ -69,7 +69,7 @@ def test_first_use_asks_then_remembers_and_a_changed_certificate_is_refused(run,
     assert code == CHANGED_CERTIFICATE and shown == openssl_fingerprint(other)
 
 
-def test_the_window_shows_the_fingerprint_and_joins_only_after_yes(run, windows, tmp_path, artifacts):
+def test_the_window_shows_the_fingerprint_and_joins_only_after_yes(run, windows, tmp_path, artifacts):  # noqa: F811
     port = free_port()
     thread, cert = _tls_server(tmp_path / "data", tmp_path / "cert", port)
     window = windows("tls", trust=CertificateTrust(tmp_path / "trusted.json"))

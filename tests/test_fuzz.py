@@ -19,12 +19,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from conftest import free_port, make_config
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
-from conftest import free_port, make_config
 from server.protocol import SUBPROTOCOL
 from server.thread import ServerThread
 
@@ -33,7 +33,7 @@ pytestmark = pytest.mark.timeout(120)
 ROOM = "fuzz"
 RSS_LIMIT_KIB = 200 * 1024
 FUZZ = settings(
-    max_examples=300,
+    max_examples=1000,
     deadline=None,
     database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.large_base_example],
@@ -90,7 +90,7 @@ def well_formed_v1(frame: dict) -> bool:
 
 def _client(port: int, *, v2: bool = True) -> ClientConnection:
     return connect(f"ws://127.0.0.1:{port}", subprotocols=[SUBPROTOCOL] if v2 else None,
-                   compression=None, max_size=2**20, open_timeout=5, legacy=True)
+                   compression=None, max_size=2**20, max_queue=None, open_timeout=5, legacy=True)
 
 
 def _drain(connection: ClientConnection, wait: float = 0.0) -> list[dict]:
@@ -257,7 +257,7 @@ def test_generated_frames_never_hurt_the_room(arena, batch):
     arena.check()
 
 
-@settings(FUZZ, max_examples=40)
+@settings(FUZZ, max_examples=150)
 @given(joins=st.lists(st.one_of(_joins, st.just({"type": "leave"}), st.just({"type": "typing"})), min_size=5, max_size=60))
 def test_rapid_join_and_leave_on_one_connection(arena, joins):
     for message in joins:
@@ -335,7 +335,7 @@ def _decodes(data: bytes) -> bool:
     return True
 
 
-@settings(FUZZ, max_examples=40)
+@settings(FUZZ, max_examples=100)
 @given(payload=_invalid_utf8, split=st.integers(0, 300), fragmented=st.booleans())
 def test_invalid_utf8_closes_with_1007(arena, payload, split, fragmented):
     sock = _raw_socket(arena.port)
@@ -365,7 +365,7 @@ _raw_frame = st.one_of(
 )
 
 
-@settings(FUZZ, max_examples=100)
+@settings(FUZZ, max_examples=300)
 @given(sequence=st.lists(_raw_frame, min_size=1, max_size=8))
 def test_raw_frames_close_cleanly_or_are_served(arena, sequence):
     sock = _raw_socket(arena.port)
@@ -412,7 +412,7 @@ def test_a_flooding_member_does_not_starve_the_others(arena):
     latencies.sort()
     print(f"\nflood: {20 * FLOOD_BURST} x 1 KB in {flood_time:.2f}s; other member's ack latency "
           f"median {latencies[10] * 1000:.0f} ms, max {latencies[-1] * 1000:.0f} ms")
-    assert latencies[10] < 0.25 and latencies[-1] < 1.0
+    assert latencies[10] < 0.25 and latencies[-1] < 2.0
 
 
 def test_joins_have_their_own_small_budget(tmp_path):

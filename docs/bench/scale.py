@@ -154,17 +154,30 @@ class ServerProcess:
     def errors(self) -> str:
         return self.stderr_path.read_text(errors="replace")[-4000:]
 
-    def stop(self) -> float:
-        """SIGTERM, wait for the exit; returns the seconds it took (clients may still be connected)."""
+    def stop(self) -> tuple[float, float]:
+        """SIGTERM and wait for the exit (clients may still be connected).
+
+        Returns the seconds it took and the CPU seconds the server used meanwhile: its
+        lifetime CPU comes from the kernel's accounting of reaped children, since its
+        /proc entry is gone by then.
+        """
         started = time.monotonic()
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(60)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        return time.monotonic() - started
+        if self.proc.poll() is not None:
+            return 0.0, 0.0
+        reaped_before = _children_cpu_seconds()
+        used_before = cpu_seconds(self.proc.pid)
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(60)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        return time.monotonic() - started, _children_cpu_seconds() - reaped_before - used_before
+
+
+def _children_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 # Load generator (runs in each worker process) --------------------------------------------
@@ -409,7 +422,9 @@ def run(args: argparse.Namespace) -> dict:
             phases: list[PhaseReport] = replies(controls)
             rss_after = rss_kib(server.proc.pid)
         finally:
-            stop_seconds = server.stop()
+            loadgen_cpu = CpuMeter([w.pid for w in workers])
+            stop_seconds, stop_server_cpu_seconds = server.stop()
+            stop_loadgen_cpu, _ = loadgen_cpu.percent()
             server_stderr = server.errors()
             for control in controls:  # some worker may already be gone
                 with contextlib.suppress(OSError):
@@ -457,6 +472,8 @@ def run(args: argparse.Namespace) -> dict:
         "phase_machine_busy_pct": round(machine_busy),
         "server_rss_after_kib": rss_after,
         "server_stop_seconds": round(stop_seconds, 2),
+        "server_stop_cpu_seconds": round(stop_server_cpu_seconds, 2),
+        "stop_loadgen_cpu_pct": round(stop_loadgen_cpu),
         "server_exit_code": server.proc.returncode,
         "server_stderr": server_stderr,
     }
@@ -502,7 +519,10 @@ def markdown(result: dict) -> str:
         ("server RSS after phase", f"{r['server_rss_after_kib'] / 1024:.1f} MiB"),
         (
             "server stop (SIGTERM, all connected)",
-            f"{r['server_stop_seconds']:.2f} s, exit code {r['server_exit_code']}",
+            (
+                f"{r['server_stop_seconds']:.2f} s, exit code {r['server_exit_code']}; server CPU "
+                f"{r['server_stop_cpu_seconds']:.2f} s, load generator {r['stop_loadgen_cpu_pct']}%"
+            ),
         ),
     ]
     lines = ["| figure | value |", "|---|---|"] + [f"| {name} | {value} |" for name, value in rows]

@@ -296,6 +296,7 @@ class ChatServer:
             self.config.host,
             self.config.port,
             create_connection=TextFrameConnection,
+            backlog=1024,  # the default 100 overflowed when a room full of clients reconnects at once
             process_request=self._process_request,
             select_subprotocol=_select_subprotocol,
             compression=None,

@@ -66,9 +66,13 @@ class History(Protocol):
 
     def last_id(self, room: str) -> int: ...
 
-    def recent(self, room: str, user: str, limit: int) -> list[ChatRecord]: ...
+    def recent(self, room: str, user: str, limit: int, *, private: bool = True) -> list[ChatRecord]: ...
 
-    def since(self, room: str, user: str, after_id: int) -> list[ChatRecord]: ...
+    def since(self, room: str, user: str, after_id: int, *, private: bool = True) -> list[ChatRecord]: ...
+
+    def secret(self, room: str, user: str) -> str | None: ...
+
+    def remember_secret(self, room: str, user: str, secret: str) -> None: ...
 
     def append_batch(self, records: Sequence[ChatRecord]) -> None: ...
 
@@ -167,12 +171,22 @@ class Hub:
                     protocol.name_taken_text_v1(request.user_id),
                 )
                 return
+        # Private history belongs to whoever holds the name's last resume secret, not to
+        # anyone who takes the name after its owner left.
+        issued = self._history.secret(room.name, request.user_id)
+        owner = issued is None or (
+            request.resume is not None and hmac.compare_digest(request.resume.encode(), issued.encode())
+        )
         self._rooms[room.name] = room
         member = Member(session, request.user_id, room, secrets.token_urlsafe(18))
+        try:
+            self._history.remember_secret(room.name, member.name, member.resume)
+        except Exception as exc:  # noqa: BLE001 - the join goes on; its private history stays hidden later
+            log.error("resume secret not stored for %r in %r: %s", member.name, room.name, exc)
         room.members[key] = member
         room.reindex()
         self._members[session] = member
-        self._greet(member, request.since)
+        self._greet(member, request.since, private=owner)
         if not replacing:
             self._announce(room, "join", member)
 
@@ -266,12 +280,12 @@ class Hub:
         if len(room.v1) > (present and session.version is Version.V1):
             self._delivery.broadcast((s for s in room.v1 if s is not session), protocol.encode_v1(record))
 
-    def _greet(self, member: Member, since: int | None) -> None:
+    def _greet(self, member: Member, since: int | None, *, private: bool) -> None:
         room, session = member.room, member.session
         if since is None:
-            records = self._history.recent(room.name, member.name, HISTORY_ON_JOIN)
+            records = self._history.recent(room.name, member.name, HISTORY_ON_JOIN, private=private)
         else:
-            records = self._history.since(room.name, member.name, since)
+            records = self._history.since(room.name, member.name, since, private=private)
         # A sender sees its own nonces again (so a resent message is recognised), nobody else's.
         own = name_key(member.name)
         records = [r if name_key(r.sender) == own else protocol.with_nonce(r, None) for r in records]

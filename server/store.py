@@ -39,10 +39,23 @@ CREATE TABLE IF NOT EXISTS messages (
     nonce TEXT
 );
 CREATE UNIQUE INDEX IF NOT EXISTS messages_by_room ON messages (room, id);
+CREATE TABLE IF NOT EXISTS identities (
+    room TEXT NOT NULL,
+    name_key TEXT NOT NULL,
+    secret TEXT NOT NULL,
+    PRIMARY KEY (room, name_key)
+) WITHOUT ROWID;
 """
 
 _COLUMNS = "id, room, sender, content, ts, recipient, nonce"
-_VISIBLE = "room = ? AND (recipient_key IS NULL OR recipient_key = ? OR sender_key = ?)"
+
+
+def _visible(room: str, user: str, private: bool) -> tuple[str, tuple[str, ...]]:
+    """WHERE clause and parameters for the messages of ``room`` that ``user`` may see."""
+    if not private:
+        return "room = ? AND recipient_key IS NULL", (room,)
+    key = name_key(user)
+    return "room = ? AND (recipient_key IS NULL OR recipient_key = ? OR sender_key = ?)", (room, key, key)
 
 
 class StoreError(RuntimeError):
@@ -81,26 +94,40 @@ class HistoryStore:
         row = self._db.execute("SELECT max(id) FROM messages WHERE room = ?", (room,)).fetchone()
         return row[0] or 0
 
-    def recent(self, room: str, user: str, limit: int) -> list[ChatRecord]:
+    def recent(self, room: str, user: str, limit: int, *, private: bool = True) -> list[ChatRecord]:
         """The last ``limit`` messages of ``room`` that ``user`` may see, oldest first.
 
+        ``private=False`` leaves out every private message, the user's own included.
         Records keep the sender's nonce; the hub shows it to the sender only.
         """
-        key = name_key(user)
+        where, params = _visible(room, user, private)
         rows = self._db.execute(
-            f"SELECT {_COLUMNS} FROM messages WHERE {_VISIBLE} ORDER BY id DESC LIMIT ?",
-            (room, key, key, limit),
+            f"SELECT {_COLUMNS} FROM messages WHERE {where} ORDER BY id DESC LIMIT ?", (*params, limit)
         ).fetchall()
         return [_record(row) for row in reversed(rows)]
 
-    def since(self, room: str, user: str, after_id: int) -> list[ChatRecord]:
+    def since(self, room: str, user: str, after_id: int, *, private: bool = True) -> list[ChatRecord]:
         """Every message of ``room`` after ``after_id`` that ``user`` may see, oldest first."""
-        key = name_key(user)
+        where, params = _visible(room, user, private)
         rows = self._db.execute(
-            f"SELECT {_COLUMNS} FROM messages WHERE {_VISIBLE} AND id > ? ORDER BY id",
-            (room, key, key, after_id),
+            f"SELECT {_COLUMNS} FROM messages WHERE {where} AND id > ? ORDER BY id", (*params, after_id)
         ).fetchall()
         return [_record(row) for row in rows]
+
+    def secret(self, room: str, user: str) -> str | None:
+        """The resume secret last issued to ``user`` in ``room`` (None: never joined)."""
+        row = self._db.execute(
+            "SELECT secret FROM identities WHERE room = ? AND name_key = ?", (room, name_key(user))
+        ).fetchone()
+        return row[0] if row else None
+
+    def remember_secret(self, room: str, user: str, secret: str) -> None:
+        try:
+            self._db.execute(
+                "INSERT OR REPLACE INTO identities VALUES (?, ?, ?)", (room, name_key(user), secret)
+            )
+        except sqlite3.Error as exc:
+            raise StoreError(f"resume secret not written: {exc}") from exc
 
     def append_batch(self, records: Sequence[ChatRecord]) -> None:
         """Store and commit ``records`` at once; raise StoreError if they are not durable."""

@@ -220,11 +220,6 @@ def test_private_messages_cannot_be_read_through_any_message_type(server_thread)
     run(scenario())
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "known gap: private history is keyed by the name only; whoever takes a left member's name "
-    "(any case) reads its private messages on join. Needs the hub/store (lead) to bind private "
-    "history to the resume secret of the name's last holder."
-))
 def test_a_left_members_name_does_not_unlock_its_private_messages(server_thread):
     async def scenario():
         alice = await ChatPeer.open(server_thread.url)

@@ -128,9 +128,9 @@ def test_resume_with_since_misses_nothing_and_doubles_nothing(unlimited_server):
 def test_private_messages_reach_only_the_addressee(server_thread):
     async def scenario():
         alice = await ChatPeer.open(server_thread.url)
-        await alice.join("alice", "r")
+        secrets = {"alice": (await alice.join("alice", "r"))["resume"]}
         bob = await ChatPeer.open(server_thread.url)
-        await bob.join("bob", "r")
+        secrets["bob"] = (await bob.join("bob", "r"))["resume"]
         eve = await ChatPeer.open(server_thread.url)
         await eve.join("eve", "r")
         seed_dan = await ChatPeer.open(server_thread.url, v2=False)
@@ -149,14 +149,24 @@ def test_private_messages_reach_only_the_addressee(server_thread):
         assert error["code"] == "no_such_member" and error["nonce"] == "p3"
         assert [m for m in await eve.nothing() if m["type"] == "chat"] == []
         assert [m for m in await bob.nothing() if m["type"] == "chat"] == []
-        # History and resume show private messages to their two names only.
-        for name, expected in [("eve2", []), ("bob", ["for bob"]), ("alice", ["for bob", "for dan"])]:
-            await (bob if name == "bob" else alice if name == "alice" else eve).close()
-            peer = await ChatPeer.open(server_thread.url)
-            await peer.join(name, "r", since=0)
-            history = (await peer.expect("history"))["messages"]
-            assert [m["content"] for m in history] == expected
+        # History and resume show private messages to their two names only, and only to
+        # the holder of the name's resume secret, not to whoever takes the name later.
+        for peer in (alice, bob, eve):
             await peer.close()
+        await asyncio.sleep(0.1)
+        for name, secret, expected in [
+            ("eve2", None, []),
+            ("bob", secrets["bob"], ["for bob"]),
+            ("alice", secrets["alice"], ["for bob", "for dan"]),
+            ("ALICE", None, []),
+        ]:
+            peer = await ChatPeer.open(server_thread.url)
+            welcome = await peer.join(name, "r", since=0, **({"resume": secret} if secret else {}))
+            history = (await peer.expect("history"))["messages"]
+            assert [m["content"] for m in history] == expected, name
+            secrets[name] = welcome["resume"]
+            await peer.close()
+            await asyncio.sleep(0.05)
 
     run(scenario())
 

@@ -220,18 +220,21 @@ def _has_control(text: str) -> bool:
     return any(unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn") for ch in text)
 
 
+def _trimmed_label(value: Any, code: ErrorCode, what: str, maximum: int) -> str:
+    """A name-like field: text, 1 to ``maximum`` characters after trimming, no control characters."""
+    if not isinstance(value, str):
+        raise ProtocolError(code, f"the {what} must be text")
+    text = value.strip()
+    if not 1 <= len(text) <= maximum:
+        raise ProtocolError(code, f"the {what} must be 1 to {maximum} characters")
+    if _has_control(text):
+        raise ProtocolError(code, f"the {what} contains control characters")
+    return text
+
+
 def normalize_name(value: Any, limits: Limits = DEFAULT_LIMITS) -> str:
     """Return the trimmed user name or raise ProtocolError(BAD_NAME)."""
-    if not isinstance(value, str):
-        raise ProtocolError(ErrorCode.BAD_NAME, "the name must be text")
-    name = value.strip()
-    if not 1 <= len(name) <= limits.name_max:
-        raise ProtocolError(
-            ErrorCode.BAD_NAME, f"the name must be 1 to {limits.name_max} characters"
-        )
-    if _has_control(name):
-        raise ProtocolError(ErrorCode.BAD_NAME, "the name contains control characters")
-    return name
+    return _trimmed_label(value, ErrorCode.BAD_NAME, "name", limits.name_max)
 
 
 def name_key(name: str) -> str:
@@ -241,16 +244,7 @@ def name_key(name: str) -> str:
 
 def validate_room(value: Any, limits: Limits = DEFAULT_LIMITS) -> str:
     """Return the trimmed room name or raise ProtocolError(BAD_ROOM)."""
-    if not isinstance(value, str):
-        raise ProtocolError(ErrorCode.BAD_ROOM, "the room must be text")
-    room = value.strip()
-    if not 1 <= len(room) <= limits.room_max:
-        raise ProtocolError(
-            ErrorCode.BAD_ROOM, f"the room name must be 1 to {limits.room_max} characters"
-        )
-    if _has_control(room):
-        raise ProtocolError(ErrorCode.BAD_ROOM, "the room name contains control characters")
-    return room
+    return _trimmed_label(value, ErrorCode.BAD_ROOM, "room name", limits.room_max)
 
 
 def _content(value: Any, limits: Limits, nonce: str | None) -> str:

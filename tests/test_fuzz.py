@@ -154,10 +154,14 @@ class Arena:
                 break
         while json.loads(self.alice.recv(timeout=5)).get("nonce") != marker:
             pass  # presence and the fuzzer's chats come first
-        with open(f"/proc/{self.proc.pid}/status") as status:
-            rss = next(int(line.split()[1]) for line in status if line.startswith("VmRSS:"))
+        rss = _rss_kib(self.proc.pid)
         self.rss_kib.append(rss)
         assert rss < RSS_LIMIT_KIB, f"server RSS {rss} KiB"
+
+
+def _rss_kib(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmRSS:"))
 
 
 def _wait_port(port: int, proc: subprocess.Popen) -> None:
@@ -442,3 +446,41 @@ def test_joins_have_their_own_small_budget(tmp_path):
             connection.close()
     finally:
         thread.stop()
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "known gap (hub._greet, lead): a join with since=0 queues the whole visible history (up to "
+    "--retention messages) for one connection in one go, before the 1 MiB outbox limit is "
+    "checked; 60 such joins on a 10,000 x 4 KB room took the server to 2.5 GB RSS. Needs paged "
+    "history that waits for the socket to drain, or a cap on what one join may queue."
+))
+def test_resume_from_zero_by_many_non_readers_stays_within_memory(tmp_path):
+    from server.protocol import ChatRecord
+    from server.store import HistoryStore
+
+    store = HistoryStore(tmp_path / "history.sqlite3", retention=0)
+    store.append_batch([ChatRecord(i + 1, ROOM, "writer", "x" * 3990, 0) for i in range(3000)])
+    store.close()
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "server", "--host", "127.0.0.1", "--port", str(port), "--data-dir",
+         str(tmp_path), "--log-level", "error"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    sockets, peak = [], 0
+    try:
+        _wait_port(port, proc)
+        for i in range(25):  # 25 connections that ask for everything and never read (12 MB each)
+            sock = _raw_socket(port)
+            sock.sendall(_frame(0x1, json.dumps({"type": "join", "userId": f"r{i}", "room": ROOM, "since": 0}).encode()))
+            sockets.append(sock)
+            peak = max(peak, _rss_kib(proc.pid))
+        for _ in range(10):
+            time.sleep(0.1)
+            peak = max(peak, _rss_kib(proc.pid))
+    finally:
+        for sock in sockets:
+            sock.close()
+        proc.terminate()
+        proc.wait(10)
+    assert peak < RSS_LIMIT_KIB, f"server RSS peaked at {peak} KiB"

@@ -137,8 +137,11 @@ class Outboxes:
                 continue
             transport = connection.transport
             transport.write(b"".join(chunks) if len(chunks) > 1 else chunks[0])
-            if transport.get_write_buffer_size() > self._max_buffer:
+            unsent = transport.get_write_buffer_size()
+            if unsent > self._max_buffer + session.history_allowance:
                 session.kill(CLOSE_TOO_SLOW, "too slow: fell more than 1 MiB behind, resume with since")
+            elif unsent <= self._max_buffer:
+                session.history_allowance = 0  # the join's history is out of our hands
 
     def broadcast(self, sessions: Iterable[WebSocketSession], text: str) -> None:
         """The hub's Delivery: frame once, queue everywhere."""
@@ -177,18 +180,24 @@ class BatchTimer:
 class WebSocketSession:
     """One websocket connection as the hub sees it (the hub's ``Session``)."""
 
-    __slots__ = ("connection", "version", "chunks", "dead", "_outboxes", "bucket")
+    __slots__ = ("connection", "version", "chunks", "dead", "history_allowance", "_outboxes", "bucket")
 
     def __init__(self, connection: ServerConnection, outboxes: Outboxes, bucket: TokenBucket) -> None:
         self.connection = connection
         self.version = Version.V2 if connection.subprotocol == SUBPROTOCOL else Version.V1
         self.chunks: list[bytes] = []
         self.dead = False
+        self.history_allowance = 0  # bytes of join history the slow-member bound lets pass
         self._outboxes = outboxes
         self.bucket = bucket
 
     def send(self, text: str) -> None:
         self._outboxes.push(self, _wire(text))
+
+    def send_history(self, text: str) -> None:
+        wire = _wire(text)
+        self.history_allowance += len(wire)
+        self._outboxes.push(self, wire)
 
     def close(self, code: int, reason: str) -> None:
         self.kill(code, reason)

@@ -42,6 +42,10 @@ log = logging.getLogger(__name__)
 HISTORY_ON_JOIN = 50
 """How many messages a joiner without ``since`` receives."""
 
+RESUME_MAX = 1000
+"""At most this many messages answer a ``since``; older ones are left out and flagged
+(``truncated``): one join never queues the whole retention (up to 40 MB) for one socket."""
+
 HISTORY_FRAME_MAX = 200
 """Messages per ``history`` frame, so a long resume never exceeds a client's frame limit."""
 
@@ -57,6 +61,9 @@ class Session(Protocol):
     def send(self, text: str) -> None:
         """Queue one text frame; never blocks."""
 
+    def send_history(self, text: str) -> None:
+        """Queue a frame of join history: a burst the slow-member bound lets pass once."""
+
     def close(self, code: int, reason: str) -> None:
         """Start closing the connection; never blocks."""
 
@@ -68,7 +75,9 @@ class History(Protocol):
 
     def recent(self, room: str, user: str, limit: int, *, private: bool = True) -> list[ChatRecord]: ...
 
-    def since(self, room: str, user: str, after_id: int, *, private: bool = True) -> list[ChatRecord]: ...
+    def since(
+        self, room: str, user: str, after_id: int, limit: int, *, private: bool = True
+    ) -> list[ChatRecord]: ...
 
     def secret(self, room: str, user: str) -> str | None: ...
 
@@ -282,25 +291,27 @@ class Hub:
 
     def _greet(self, member: Member, since: int | None, *, private: bool) -> None:
         room, session = member.room, member.session
+        truncated = False
         if since is None:
             records = self._history.recent(room.name, member.name, HISTORY_ON_JOIN, private=private)
         else:
-            records = self._history.since(room.name, member.name, since, private=private)
+            records = self._history.since(room.name, member.name, since, RESUME_MAX + 1, private=private)
+            truncated = len(records) > RESUME_MAX
+            records = records[-RESUME_MAX:]
         # A sender sees its own nonces again (so a resent message is recognised), nobody else's.
         own = name_key(member.name)
         records = [r if name_key(r.sender) == own else protocol.with_nonce(r, None) for r in records]
         if session.version is Version.V1:
             session.send(protocol.encode_v1(Notice(protocol.welcome_text_v1(room.name, len(room.members)))))
             for record in records:
-                session.send(protocol.encode_v1(record))
+                session.send_history(protocol.encode_v1(record))
             return
         session.send(
             protocol.encode(Welcome(room.name, member.name, room.names(), member.resume, room.next_id - 1))
         )
-        for start in range(0, len(records), HISTORY_FRAME_MAX):
-            session.send(protocol.encode(HistoryMessage(tuple(records[start : start + HISTORY_FRAME_MAX]))))
-        if not records:
-            session.send(protocol.encode(HistoryMessage(())))
+        for start in range(0, max(len(records), 1), HISTORY_FRAME_MAX):
+            page = tuple(records[start : start + HISTORY_FRAME_MAX])
+            session.send_history(protocol.encode(HistoryMessage(page, truncated and start == 0)))
 
     def _announce(self, room: Room, event: str, member: Member) -> None:
         """Tell the rest of the room who came or went, and the new member list."""

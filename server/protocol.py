@@ -175,6 +175,7 @@ class Welcome:
 @dataclass(frozen=True, slots=True)
 class History:
     messages: tuple[ChatRecord, ...]
+    truncated: bool = False  # older messages after ``since`` were left out
 
 
 @dataclass(frozen=True, slots=True)
@@ -367,7 +368,7 @@ def parse_server(text: str | bytes) -> ServerMessage:
                 int(obj.get("lastId", 0)),
             )
         if kind == "history":
-            return History(tuple(_record(m) for m in obj["messages"]))
+            return History(tuple(_record(m) for m in obj["messages"]), bool(obj.get("truncated")))
         if kind == "members":
             return Members(tuple(str(m) for m in obj["members"]))
         if kind == "typing":
@@ -437,9 +438,10 @@ def encode(msg: ServerMessage | ClientMessage) -> str:
             }
         )
     if isinstance(msg, History):
-        return _dumps(
-            {"type": "history", "messages": [_record_obj(m, with_nonce=True) for m in msg.messages]}
-        )
+        obj = {"type": "history", "messages": [_record_obj(m, with_nonce=True) for m in msg.messages]}
+        if msg.truncated:
+            obj["truncated"] = True
+        return _dumps(obj)
     if isinstance(msg, Members):
         return _dumps({"type": "members", "members": list(msg.members)})
     if isinstance(msg, TypingNotice):

@@ -106,13 +106,16 @@ class HistoryStore:
         ).fetchall()
         return [_record(row) for row in reversed(rows)]
 
-    def since(self, room: str, user: str, after_id: int, *, private: bool = True) -> list[ChatRecord]:
-        """Every message of ``room`` after ``after_id`` that ``user`` may see, oldest first."""
+    def since(
+        self, room: str, user: str, after_id: int, limit: int, *, private: bool = True
+    ) -> list[ChatRecord]:
+        """The newest ``limit`` messages after ``after_id`` that ``user`` may see, oldest first."""
         where, params = _visible(room, user, private)
         rows = self._db.execute(
-            f"SELECT {_COLUMNS} FROM messages WHERE {where} AND id > ? ORDER BY id", (*params, after_id)
+            f"SELECT {_COLUMNS} FROM messages WHERE {where} AND id > ? ORDER BY id DESC LIMIT ?",
+            (*params, after_id, limit),
         ).fetchall()
-        return [_record(row) for row in rows]
+        return [_record(row) for row in reversed(rows)]
 
     def secret(self, room: str, user: str) -> str | None:
         """The resume secret last issued to ``user`` in ``room`` (None: never joined)."""

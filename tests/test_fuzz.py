@@ -448,12 +448,6 @@ def test_joins_have_their_own_small_budget(tmp_path):
         thread.stop()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "known gap (hub._greet, lead): a join with since=0 queues the whole visible history (up to "
-    "--retention messages) for one connection in one go, before the 1 MiB outbox limit is "
-    "checked; 60 such joins on a 10,000 x 4 KB room took the server to 2.5 GB RSS. Needs paged "
-    "history that waits for the socket to drain, or a cap on what one join may queue."
-))
 def test_resume_from_zero_by_many_non_readers_stays_within_memory(tmp_path):
     from server.protocol import ChatRecord
     from server.store import HistoryStore

@@ -484,7 +484,7 @@ def test_retention_keeps_the_newest_messages(tmp_path):
     store = HistoryStore(tmp_path / "h.sqlite3", retention=10)
     for batch in range(26):
         store.append_batch([ChatRecord(batch * 5 + i + 1, "r", "a", "x", 0) for i in range(5)])
-    kept = [r.id for r in store.since("r", "a", 0)]
+    kept = [r.id for r in store.since("r", "a", 0, 1000)]
     assert kept[-10:] == list(range(121, 131))  # the newest are all there
     assert 10 <= len(kept) < 10 + TRIM_EVERY and kept == list(range(kept[0], 131))
     assert store.last_id("r") == 130
@@ -728,3 +728,37 @@ def test_server_never_imports_qt_and_protocol_imports_no_io():
         "assert not bad, bad"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_a_long_resume_is_capped_flagged_and_not_mistaken_for_a_slow_member(tmp_path):
+    from server.hub import RESUME_MAX
+    from server.protocol import ChatRecord
+    from server.store import HistoryStore
+
+    store = HistoryStore(tmp_path / "history.sqlite3", retention=0)
+    # 3 bytes a character: ~12 MB of history, more than the kernel buffers on loopback
+    store.append_batch([ChatRecord(i + 1, "r", "w", f"{i} " + "长" * 3900, 0) for i in range(RESUME_MAX + 500)])
+    store.close()
+    thread = ServerThread(make_config(tmp_path))
+    thread.start()
+    try:
+        async def scenario():
+            slow_link = socket.socket()  # a small window: the history backs up in the server
+            slow_link.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            slow_link.connect(("127.0.0.1", thread.port))
+            slow_link.setblocking(False)
+            peer = await ChatPeer.open(thread.url, max_size=None, sock=slow_link)
+            await peer.join("back", "r", since=0)
+            first = await peer.expect("history")
+            records = list(first["messages"])
+            while len(records) < RESUME_MAX:  # far over the 1 MiB slow-member bound
+                records += (await peer.expect("history"))["messages"]
+            await peer.send(type="ping")
+            assert (await peer.expect("pong"))["type"] == "pong"  # still connected
+            return first.get("truncated"), [r["id"] for r in records]
+
+        truncated, ids = run(scenario())
+        assert truncated is True
+        assert ids == list(range(501, RESUME_MAX + 501))  # the newest, in order
+    finally:
+        thread.stop()

@@ -27,8 +27,7 @@ from pathlib import Path
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
-from websockets.exceptions import ConnectionClosed
-from websockets.frames import CloseCode, Opcode
+from websockets.frames import CloseCode, Frame, Opcode
 from websockets.http11 import Request, Response
 from websockets.protocol import State
 
@@ -217,46 +216,120 @@ class WebSocketSession:
 _background: set[asyncio.Task] = set()
 
 
-class TextFrameConnection(ServerConnection):
-    """Hands each complete text frame to the chat server as soon as it is parsed.
+class _NoAssembler:
+    """Stands in for websockets' per-connection message queue, which is never used here."""
 
-    websockets queues every frame in an assembler and wakes the handler task to read it;
-    for a chat server, whose frames are small, that is most of the cost of receiving one.
-    Here complete text frames are dispatched inside ``data_received``; fragmented and
-    binary messages still take websockets' usual path to the handler. Frames parsed before
-    the handler is ready are kept (at most EARLY_FRAMES) and dispatched first, in order.
+    def close(self) -> None:
+        pass
+
+
+_NO_ASSEMBLER = _NoAssembler()
+_SETTLED_REQUEST = Request("/", Headers())
+"""What an open connection keeps of its handshake request (websockets only checks it is set)."""
+
+
+class DispatchConnection(ServerConnection):
+    """Hands each complete message to the chat server as soon as its last frame is parsed.
+
+    websockets queues every frame in an assembler and wakes a handler task to read it; for
+    a chat server, whose messages are small, that is most of the cost of receiving one, and
+    the waiting task costs memory on every idle connection. Here messages are dispatched
+    inside ``data_received`` (fragments joined first; websockets already bounds a message's
+    total size), and ``heard`` records when the peer last sent anything, for the server's
+    one heartbeat task. Messages parsed before the handler is ready are kept (at most
+    EARLY_MESSAGES) and dispatched first, in order.
     """
 
-    EARLY_FRAMES = 32
+    EARLY_MESSAGES = 32
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self._on_text: Callable[[str], None] | None = None
-        self._early: list[str] = []
+        self.heard = self.loop.time()
+        self._on_message: Callable[[str | bytes], None] | None = None
+        self._early: list[str | bytes] = []
+        self._fragments: list[Frame] = []
 
-    def start_dispatch(self, on_text: Callable[[str], None]) -> None:
-        for text in self._early:
-            on_text(text)
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        # Messages never reach websockets' assembler (about 2.5 KiB a connection); only its
+        # close() is still called, on connection_lost. recv() is not for this connection.
+        self.recv_messages = _NO_ASSEMBLER
+
+    def start_dispatch(self, on_message: Callable[[str | bytes], None]) -> None:
+        for message in self._early:
+            on_message(message)
         self._early.clear()
-        self._on_text = on_text
+        self._on_message = on_message
 
     def process_event(self, event) -> None:
-        if self.request is None or event.opcode is not Opcode.TEXT or not event.fin:
-            super().process_event(event)
+        if self.request is None:
+            super().process_event(event)  # the handshake request
             return
-        try:
-            text = event.data.decode()
-        except UnicodeDecodeError as exc:
-            self.protocol.fail(CloseCode.INVALID_DATA, f"{exc.reason} at position {exc.start}")
-            self.send_data()
+        self.heard = self.loop.time()
+        if event.opcode not in (Opcode.TEXT, Opcode.BINARY, Opcode.CONT):
+            super().process_event(event)  # ping, pong, close: websockets' bookkeeping
             return
-        if self._on_text is not None:
-            self._on_text(text)
-        elif len(self._early) < self.EARLY_FRAMES:
-            self._early.append(text)
+        if not event.fin:
+            self._fragments.append(event)
+            return
+        if self._fragments:
+            first = self._fragments[0]
+            data = b"".join(f.data for f in self._fragments) + event.data
+            opcode, self._fragments = first.opcode, []
         else:
-            self.protocol.fail(CloseCode.POLICY_VIOLATION, "too many frames before the handshake settled")
-            self.send_data()
+            opcode, data = event.opcode, event.data
+        if opcode is Opcode.TEXT:
+            try:
+                self._deliver(bytes(data).decode())
+            except UnicodeDecodeError as exc:
+                self._fail(CloseCode.INVALID_DATA, f"{exc.reason} at position {exc.start}")
+        else:
+            self._deliver(bytes(data))
+
+    def _deliver(self, message: str | bytes) -> None:
+        if self._on_message is not None:
+            self._on_message(message)
+        elif len(self._early) < self.EARLY_MESSAGES:
+            self._early.append(message)
+        else:
+            self._fail(CloseCode.POLICY_VIOLATION, "too many messages before the handshake settled")
+
+    def _fail(self, code: CloseCode, reason: str) -> None:
+        self.protocol.fail(code, reason)
+        self.send_data()
+
+
+class Heartbeat:
+    """One task pings every quiet connection and drops those silent for too long.
+
+    Replaces websockets' keepalive task per connection (about 2 KiB each): a connection
+    that sent nothing for ``interval`` seconds gets a ping; one silent for ``interval +
+    timeout`` seconds is closed with 1011 and its socket aborted.
+    """
+
+    def __init__(self, server: Server, interval: float, timeout: float) -> None:
+        self._server = server
+        self._interval = interval
+        self._timeout = timeout
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(min(self._interval, self._timeout) / 2)
+            now = loop.time()
+            for connection in self._server.connections:
+                silent = now - connection.heard
+                if silent > self._interval + self._timeout:
+                    connection.protocol.fail(CloseCode.INTERNAL_ERROR, "no answer to ping")
+                    connection.send_data()
+                    connection.transport.abort()
+                elif silent > self._interval:
+                    connection.protocol.send_ping(b"")
+                    connection.send_data()
+
+    def stop(self) -> None:
+        self._task.cancel()
 
 
 class ChatServer:
@@ -297,6 +370,7 @@ class ChatServer:
         except BaseException:
             self.store.close()  # release the data folder: a retry on another port must find it free
             raise
+        self._heartbeat = Heartbeat(self._server, self.config.ping_interval, self.config.ping_timeout)
         log.info("serving on %s:%d", self.config.host, self.port)
 
     async def _listen(self) -> Server:
@@ -304,15 +378,14 @@ class ChatServer:
             self._handle,
             self.config.host,
             self.config.port,
-            create_connection=TextFrameConnection,
+            create_connection=DispatchConnection,
             backlog=1024,  # the default 100 overflowed when a room full of clients reconnects at once
             process_request=self._process_request,
             select_subprotocol=_select_subprotocol,
             compression=None,
             max_size=self.config.max_frame,
             max_queue=64,
-            ping_interval=self.config.ping_interval,
-            ping_timeout=self.config.ping_timeout,
+            ping_interval=None,  # Heartbeat pings for all connections from one task
             close_timeout=self.config.close_timeout,
             server_header=f"RoomChat/{__version__}",
             ssl=self.tls,
@@ -325,6 +398,7 @@ class ChatServer:
         assert self._hub is not None and self._outboxes is not None
         self._hub.flush()
         self._outboxes.flush()
+        self._heartbeat.stop()
         self._server.close(close_connections=True)
         await self._server.wait_closed()
         self._hub.flush()
@@ -372,7 +446,7 @@ class ChatServer:
 
     # WebSocket ----------------------------------------------------------------
 
-    async def _handle(self, connection: TextFrameConnection) -> None:
+    async def _handle(self, connection: DispatchConnection) -> None:
         assert self._hub is not None and self._outboxes is not None
         hub = self._hub
         ip = _peer_ip(connection)
@@ -382,19 +456,18 @@ class ChatServer:
             connection, self._outboxes, TokenBucket(self.config.rate_limit, self.config.rate_burst)
         )
 
-        def on_text(text: str) -> None:
+        def on_message(message: str | bytes) -> None:
             try:
-                self._dispatch(hub, session, text)
+                self._dispatch(hub, session, message)
             except Exception:  # a bug must cost one connection, never the server
                 log.exception("frame handling failed")
                 session.kill(1011, "internal error")
 
-        connection.start_dispatch(on_text)
+        # The handshake's headers (about 2.5 KiB) are not needed once the connection is open.
+        connection.request, connection.response = _SETTLED_REQUEST, None
+        connection.start_dispatch(on_message)
         try:
-            async for frame in connection:  # only fragmented and binary messages come this way
-                self._dispatch(hub, session, frame)
-        except ConnectionClosed:
-            pass
+            await connection.wait_closed()
         finally:
             hub.disconnect(session)
             session.dead = True

@@ -157,7 +157,10 @@ class BatchTimer:
     A quiet server commits and delivers every message on the very next turn; a busy one
     gathers what arrives meanwhile into one commit and one write per connection, spending
     at most about half its time in flushes instead of a commit and a system call per message.
+    Pauses under MIN_PAUSE are skipped: event-loop timers round them up to a millisecond.
     """
+
+    MIN_PAUSE = 0.001
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
@@ -168,7 +171,8 @@ class BatchTimer:
             start = self._loop.time()
             callback()
             end = self._loop.time()
-            self._next = end + (end - start)
+            took = end - start
+            self._next = end + took if took >= self.MIN_PAUSE else 0.0
 
         if self._loop.time() >= self._next:
             self._loop.call_soon(run)

@@ -221,6 +221,10 @@ class Checkpointer:
         self._dirty.set()
 
     def _run(self) -> None:
+        try:  # Linux threads take a nice value: let the event loop have the core first
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+        except (AttributeError, OSError):
+            pass
         db = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
         try:
             while not self._stopping.is_set():

@@ -420,6 +420,33 @@ def test_server_restart_page_resumes_without_loss_or_duplicates(run, open_page, 
     run(scenario())
 
 
+def test_a_long_absence_says_older_messages_were_left_out(run, open_page, server):
+    from server.hub import RESUME_MAX
+    from server.protocol import ChatRecord
+    from server.store import HistoryStore
+
+    async def scenario():
+        alice = await open_page()
+        await join(alice.page, "alice")
+        alice.server_down_on_purpose = True
+        await server.stop_soon()
+        await expect(alice.page.locator("#status")).to_have_class("offline")
+        store = HistoryStore(server.data_dir / "history.sqlite3", retention=0)
+        store.append_batch(
+            [ChatRecord(i, "room-1", "bob", f"missed {i}", 0) for i in range(1, RESUME_MAX + 11)]
+        )
+        store.close()
+        await server.start_again_soon()
+        await expect(alice.page.locator("#status")).to_have_class("online", timeout=8000)
+        await expect(
+            alice.page.locator("#log .msg.system", has_text="only the newest 1,000 messages")
+        ).to_have_count(1)
+        ids = await log_ids(alice.page)
+        assert ids == list(range(11, RESUME_MAX + 11))
+
+    run(scenario())
+
+
 def test_messages_typed_offline_are_queued_then_delivered(run, open_page, server):
     async def scenario():
         alice = await open_page()

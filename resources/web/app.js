@@ -489,6 +489,7 @@
 
   function onHistory(message) {
     const follow = nearBottom();
+    if (message.truncated === true) notice(t("historyTruncated"));
     for (const chat of Array.isArray(message.messages) ? message.messages : []) {
       receiveChat(chat, { countUnread: !follow });
     }

@@ -81,6 +81,9 @@ CHANGED_CERTIFICATE = "changed_certificate"
 REPLACED_CLOSE_CODE = 4000
 """The server closes a connection with this code when the same member resumed elsewhere."""
 
+HISTORY_TRUNCATED = "You were away a long time: only the newest 1,000 messages are shown."
+"""The notice for a resume whose history the server capped (``truncated``)."""
+
 SEND_BURST = 30
 SEND_WINDOW = 2.0
 """At most SEND_BURST chats per SEND_WINDOW seconds: a long offline queue is flushed below
@@ -578,7 +581,7 @@ class ChatConnection(QObject):
         self.membersChanged.emit(answer.members)
         following = await self._next_message(ws, "join")
         if isinstance(following, History):
-            self._take_history(following.messages)
+            self._take_history(following)
             following = None
         await self._flush(ws)
         return following
@@ -691,7 +694,7 @@ class ChatConnection(QObject):
             else:
                 self.errorReceived.emit(message.code.value, message.content)
         elif isinstance(message, History):
-            self._take_history(message.messages)
+            self._take_history(message)
 
     def _take_record(self, record: ChatRecord) -> None:
         """A live message: skip what was seen (by id), settle own acks, show the rest."""
@@ -705,11 +708,13 @@ class ChatConnection(QObject):
             return
         self.messageReceived.emit(record)
 
-    def _take_history(self, records: tuple[ChatRecord, ...]) -> None:
+    def _take_history(self, history: History) -> None:
         """History after a join: unseen records are shown, own ones in the outbox settled."""
+        if history.truncated:
+            self.noticeReceived.emit(Notice(HISTORY_TRUNCATED, event="truncated"))
         shown: list[ChatRecord] = []
         delivered: list[ChatRecord] = []
-        for record in records:
+        for record in history.messages:
             if record.id <= self._last_id:
                 continue
             self._last_id = record.id

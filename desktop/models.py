@@ -61,6 +61,10 @@ def notice_text(event: str | None, user: str | None, fallback: str) -> str:
         return QCoreApplication.translate("MessageModel", "%1 joined the room").replace("%1", user)
     if event == "leave" and user:
         return QCoreApplication.translate("MessageModel", "%1 left the room").replace("%1", user)
+    if event == "truncated":
+        return QCoreApplication.translate(
+            "MessageModel", "You were away a long time: only the newest 1,000 messages are shown."
+        )
     return fallback
 
 

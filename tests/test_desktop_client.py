@@ -362,6 +362,39 @@ def test_server_restart_mid_chat_loses_nothing_and_repeats_nothing(run, tmp_path
     run(scenario())
 
 
+def test_a_long_absence_notices_that_older_messages_were_left_out(run, tmp_path):
+    from server.hub import RESUME_MAX
+    from server.protocol import ChatRecord
+    from server.store import HistoryStore
+
+    async def scenario():
+        data = tmp_path / "data"
+        thread = start_server(data)
+        port = thread.port
+        alice = Member()
+        await alice.join(thread.url, "alice")
+        hello = alice.conn.send("hello")
+        await alice.messageDelivered.wait(lambda a: a[0] == hello)
+        await stop_server(thread)
+        await alice.stateChanged.wait(lambda a: a[0] == "reconnecting")
+        store = HistoryStore(data / "history.sqlite3", retention=0)
+        store.append_batch([ChatRecord(i, "lobby", "bob", f"m{i}", 0) for i in range(2, RESUME_MAX + 7)])
+        store.close()
+        mark = len(alice.stateChanged.calls)
+        thread = start_server(data, port)
+        try:
+            await alice.online(after=mark, timeout=15)
+            notice = await alice.noticeReceived.wait(lambda a: a[0].event == "truncated")
+            assert "newest 1,000" in notice[0].content
+            await asyncio.sleep(0.3)
+            assert alice.seen_ids() == [*range(7, RESUME_MAX + 7), 1]  # history first, then own ack
+        finally:
+            await close_all(alice)
+            await stop_server(thread)
+
+    run(scenario())
+
+
 def test_network_cut_resumes_with_since_exactly_once(run, server):
     async def scenario():
         relay = Relay(server.port)

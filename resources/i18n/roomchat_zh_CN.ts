@@ -4,22 +4,22 @@
 <context>
     <name>BubbleDelegate</name>
     <message>
-        <location filename="../../desktop/widgets/bubbles.py" line="145" />
+        <location filename="../../desktop/widgets/bubbles.py" line="158"/>
         <source>private to %1</source>
         <translation>私信给 %1</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/bubbles.py" line="147" />
+        <location filename="../../desktop/widgets/bubbles.py" line="160"/>
         <source>private</source>
         <translation>私信</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/bubbles.py" line="149" />
+        <location filename="../../desktop/widgets/bubbles.py" line="162"/>
         <source>sending…</source>
         <translation>发送中…</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/bubbles.py" line="151" />
+        <location filename="../../desktop/widgets/bubbles.py" line="164"/>
         <source>not sent — click to retry</source>
         <translation>未发送 — 点击重试</translation>
     </message>
@@ -27,38 +27,38 @@
 <context>
     <name>Composer</name>
     <message>
-        <location filename="../../desktop/widgets/composer.py" line="64" />
+        <location filename="../../desktop/widgets/composer.py" line="64"/>
         <source>%1 is typing…</source>
         <translation>%1 正在输入…</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/composer.py" line="66" />
+        <location filename="../../desktop/widgets/composer.py" line="66"/>
         <source>%1 and %2 are typing…</source>
         <translation>%1 和 %2 正在输入…</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/composer.py" line="67" />
+        <location filename="../../desktop/widgets/composer.py" line="67"/>
         <source>Several people are typing…</source>
         <translation>好几个人正在输入…</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/composer.py" line="137" />
-        <location filename="../../desktop/widgets/composer.py" line="168" />
+        <location filename="../../desktop/widgets/composer.py" line="137"/>
+        <location filename="../../desktop/widgets/composer.py" line="168"/>
         <source>Private to %1</source>
         <translation>私信给 %1</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/composer.py" line="164" />
+        <location filename="../../desktop/widgets/composer.py" line="164"/>
         <source>Type a message…  (Enter sends, Shift+Enter: new line)</source>
         <translation>输入消息…（Enter 发送，Shift+Enter 换行）</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/composer.py" line="165" />
+        <location filename="../../desktop/widgets/composer.py" line="165"/>
         <source>Send</source>
         <translation>发送</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/composer.py" line="166" />
+        <location filename="../../desktop/widgets/composer.py" line="166"/>
         <source>Send to everyone again</source>
         <translation>改回发给所有人</translation>
     </message>
@@ -66,50 +66,50 @@
 <context>
     <name>HostPanel</name>
     <message>
-        <location filename="../../desktop/widgets/host_panel.py" line="111" />
-        <location filename="../../desktop/widgets/host_panel.py" line="154" />
+        <location filename="../../desktop/widgets/host_panel.py" line="112"/>
+        <location filename="../../desktop/widgets/host_panel.py" line="155"/>
         <source>Use port %1</source>
         <translation>改用端口 %1</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/host_panel.py" line="121" />
+        <location filename="../../desktop/widgets/host_panel.py" line="122"/>
         <source>browser</source>
         <translation>浏览器</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/host_panel.py" line="138" />
-        <location filename="../../desktop/widgets/host_panel.py" line="156" />
+        <location filename="../../desktop/widgets/host_panel.py" line="139"/>
+        <location filename="../../desktop/widgets/host_panel.py" line="157"/>
         <source>Copy</source>
         <translation>复制</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/host_panel.py" line="139" />
-        <location filename="../../desktop/widgets/host_panel.py" line="157" />
+        <location filename="../../desktop/widgets/host_panel.py" line="140"/>
+        <location filename="../../desktop/widgets/host_panel.py" line="158"/>
         <source>Copy %1</source>
         <translation>复制 %1</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/host_panel.py" line="149" />
+        <location filename="../../desktop/widgets/host_panel.py" line="150"/>
         <source>Host a room on this computer</source>
         <translation>在这台电脑上主持房间</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/host_panel.py" line="150" />
+        <location filename="../../desktop/widgets/host_panel.py" line="151"/>
         <source>Port</source>
         <translation>端口</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/host_panel.py" line="151" />
+        <location filename="../../desktop/widgets/host_panel.py" line="152"/>
         <source>Require a key (optional)</source>
         <translation>需要密钥（可选）</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/host_panel.py" line="152" />
+        <location filename="../../desktop/widgets/host_panel.py" line="153"/>
         <source>no key</source>
         <translation>不需要密钥</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/host_panel.py" line="153" />
+        <location filename="../../desktop/widgets/host_panel.py" line="154"/>
         <source>Others join at (ws:// RoomChat, http:// browser):</source>
         <translation>其他人从这里加入（ws:// 用 RoomChat，http:// 用浏览器）：</translation>
     </message>
@@ -117,14 +117,17 @@
 <context>
     <name>MainWindow</name>
     <message>
+        <location filename="../../desktop/window.py" line="366"/>
         <source>The server&apos;s certificate is not trusted yet</source>
         <translation>服务器的证书尚未被信任</translation>
     </message>
     <message>
+        <location filename="../../desktop/window.py" line="367"/>
         <source>The server&apos;s certificate has changed</source>
         <translation>服务器的证书已更改</translation>
     </message>
     <message>
+        <location filename="../../desktop/window.py" line="384"/>
         <source>This server now presents a different certificate. Someone may be listening in, or the host made a new one.
 
 SHA-256: %1
@@ -137,6 +140,7 @@ SHA-256：%1
 信任新的证书吗？</translation>
     </message>
     <message>
+        <location filename="../../desktop/window.py" line="388"/>
         <source>Compare this fingerprint with the one the host shows.
 
 SHA-256: %1
@@ -149,143 +153,144 @@ SHA-256：%1
 信任此服务器吗？</translation>
     </message>
     <message>
+        <location filename="../../desktop/window.py" line="391"/>
         <source>Server certificate</source>
         <translation>服务器证书</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="124" />
+        <location filename="../../desktop/window.py" line="146"/>
         <source>Not connected</source>
         <translation>未连接</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="127" />
-        <location filename="../../desktop/window.py" line="288" />
-        <location filename="../../desktop/window.py" line="292" />
+        <location filename="../../desktop/window.py" line="150"/>
+        <location filename="../../desktop/window.py" line="321"/>
+        <location filename="../../desktop/window.py" line="325"/>
         <source>Join room</source>
         <translation>加入房间</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="256" />
+        <location filename="../../desktop/window.py" line="289"/>
         <source>Enter a name first</source>
         <translation>请先输入用户名</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="260" />
+        <location filename="../../desktop/window.py" line="293"/>
         <source>Enter a room</source>
         <translation>请输入房间号</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="289" />
+        <location filename="../../desktop/window.py" line="322"/>
         <source>Joining…</source>
         <translation>正在加入…</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="290" />
+        <location filename="../../desktop/window.py" line="323"/>
         <source>Joined</source>
         <translation>已加入</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="291" />
+        <location filename="../../desktop/window.py" line="324"/>
         <source>Reconnecting...</source>
         <translation>正在重连...</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="303" />
+        <location filename="../../desktop/window.py" line="336"/>
         <source>Online in %1</source>
         <translation>已在房间「%1」在线</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="305" />
+        <location filename="../../desktop/window.py" line="338"/>
         <source>Connecting…</source>
         <translation>正在连接…</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="307" />
+        <location filename="../../desktop/window.py" line="340"/>
         <source>Reconnecting: %1</source>
         <translation>正在重连：%1</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="309" />
+        <location filename="../../desktop/window.py" line="342"/>
         <source>Gave up reconnecting: %1</source>
         <translation>已停止重连：%1</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="311" />
+        <location filename="../../desktop/window.py" line="344"/>
         <source>Offline: %1</source>
         <translation>离线：%1</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="314" />
+        <location filename="../../desktop/window.py" line="347"/>
         <source>Connection lost; retry %1 in %2 s</source>
         <translation>连接已断开，%2 秒后第 %1 次重试</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="327" />
+        <location filename="../../desktop/window.py" line="360"/>
         <source>That name is already taken in this room</source>
         <translation>这个名字在本房间已被占用</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="328" />
+        <location filename="../../desktop/window.py" line="361"/>
         <source>That name cannot be used</source>
         <translation>不能使用这个名字</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="329" />
+        <location filename="../../desktop/window.py" line="362"/>
         <source>That room name cannot be used</source>
         <translation>不能使用这个房间名</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="330" />
+        <location filename="../../desktop/window.py" line="363"/>
         <source>This room needs the right key</source>
         <translation>这个房间需要正确的密钥</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="331" />
+        <location filename="../../desktop/window.py" line="364"/>
         <source>The server cannot store messages right now</source>
         <translation>服务器暂时无法保存消息</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="332" />
+        <location filename="../../desktop/window.py" line="365"/>
         <source>Not a valid server address</source>
         <translation>服务器地址无效</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="407" />
+        <location filename="../../desktop/window.py" line="494"/>
         <source>Private message from %1</source>
         <translation>来自 %1 的私信</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="407" />
+        <location filename="../../desktop/window.py" line="494"/>
         <source>%1 in RoomChat</source>
         <translation>%1 发来新消息</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="457" />
+        <location filename="../../desktop/window.py" line="544"/>
         <source>Hosting on port %1: enter your name and join</source>
         <translation>正在端口 %1 上主持：请输入用户名并加入</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="468" />
+        <location filename="../../desktop/window.py" line="555"/>
         <source>Port %1 is in use by another program.</source>
         <translation>端口 %1 已被其他程序占用。</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="471" />
+        <location filename="../../desktop/window.py" line="558"/>
         <source>Could not host: %1</source>
         <translation>无法主持房间：%1</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="484" />
+        <location filename="../../desktop/window.py" line="571"/>
         <source>&amp;Language</source>
         <translation>语言(&amp;L)</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="485" />
+        <location filename="../../desktop/window.py" line="572"/>
         <source>No server yet — host a room on this computer?</source>
         <translation>还没有服务器 — 要在这台电脑上主持一个房间吗？</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="486" />
+        <location filename="../../desktop/window.py" line="573"/>
         <source>Host a room</source>
         <translation>主持房间</translation>
     </message>
@@ -293,35 +298,40 @@ SHA-256：%1
 <context>
     <name>MessageModel</name>
     <message>
-        <location filename="../../desktop/models.py" line="61" />
+        <location filename="../../desktop/models.py" line="61"/>
         <source>%1 joined the room</source>
         <translation>用户「%1」加入了房间</translation>
     </message>
     <message>
-        <location filename="../../desktop/models.py" line="63" />
+        <location filename="../../desktop/models.py" line="63"/>
         <source>%1 left the room</source>
         <translation>用户「%1」离开了房间</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/models.py" line="65"/>
+        <source>You were away a long time: only the newest 1,000 messages are shown.</source>
+        <translation>你离开太久了:只显示最新的 1000 条消息。</translation>
     </message>
 </context>
 <context>
     <name>MessageView</name>
     <message>
-        <location filename="../../desktop/widgets/message_view.py" line="112" />
+        <location filename="../../desktop/widgets/message_view.py" line="299"/>
         <source>1 new message ↓</source>
         <translation>1 条新消息 ↓</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/message_view.py" line="114" />
+        <location filename="../../desktop/widgets/message_view.py" line="301"/>
         <source>%1 new messages ↓</source>
         <translation>%1 条新消息 ↓</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/message_view.py" line="158" />
+        <location filename="../../desktop/widgets/message_view.py" line="336"/>
         <source>Copy text</source>
         <translation>复制文字</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/message_view.py" line="161" />
+        <location filename="../../desktop/widgets/message_view.py" line="339"/>
         <source>Retry sending</source>
         <translation>重新发送</translation>
     </message>
@@ -329,53 +339,53 @@ SHA-256：%1
 <context>
     <name>Sidebar</name>
     <message>
-        <location filename="../../desktop/widgets/sidebar.py" line="112" />
-        <location filename="../../desktop/widgets/sidebar.py" line="143" />
+        <location filename="../../desktop/widgets/sidebar.py" line="115"/>
+        <location filename="../../desktop/widgets/sidebar.py" line="146"/>
         <source>Members (%1)</source>
         <translation>成员（%1）</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/sidebar.py" line="122" />
+        <location filename="../../desktop/widgets/sidebar.py" line="125"/>
         <source>Send private message</source>
         <translation>发送私信</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/sidebar.py" line="133" />
+        <location filename="../../desktop/widgets/sidebar.py" line="136"/>
         <source>Chat room</source>
         <translation>聊天室</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/sidebar.py" line="134" />
+        <location filename="../../desktop/widgets/sidebar.py" line="137"/>
         <source>Name</source>
         <translation>用户名</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/sidebar.py" line="135" />
+        <location filename="../../desktop/widgets/sidebar.py" line="138"/>
         <source>Your nickname</source>
         <translation>你的昵称</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/sidebar.py" line="136" />
+        <location filename="../../desktop/widgets/sidebar.py" line="139"/>
         <source>Room</source>
         <translation>房间号</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/sidebar.py" line="138" />
+        <location filename="../../desktop/widgets/sidebar.py" line="141"/>
         <source>Server address</source>
         <translation>服务器地址</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/sidebar.py" line="140" />
+        <location filename="../../desktop/widgets/sidebar.py" line="143"/>
         <source>Room key</source>
         <translation>房间密钥</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/sidebar.py" line="141" />
+        <location filename="../../desktop/widgets/sidebar.py" line="144"/>
         <source>Retry now</source>
         <translation>立即重试</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/sidebar.py" line="142" />
+        <location filename="../../desktop/widgets/sidebar.py" line="145"/>
         <source>Leave</source>
         <translation>离开房间</translation>
     </message>

@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import socket
+import struct
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -31,6 +32,43 @@ def make_config(data_dir: Path, **overrides) -> ServerConfig:
     options = {"host": "127.0.0.1", "port": 0}
     options.update(overrides)
     return ServerConfig(data_dir=data_dir, **options)
+
+
+def client_frame(opcode: int, payload: bytes, *, fin: bool = True, masked: bool = True, rsv: int = 0,
+                 claimed_length: int | None = None) -> bytes:
+    """A WebSocket frame as a client sends it (masked), or deliberately malformed."""
+    length = len(payload) if claimed_length is None else claimed_length
+    head = bytes([(0x80 if fin else 0) | rsv << 4 | opcode])
+    mask_bit = 0x80 if masked else 0
+    if length < 126:
+        head += bytes([mask_bit | length])
+    elif length < 65536:
+        head += bytes([mask_bit | 126]) + struct.pack("!H", length)
+    else:
+        head += bytes([mask_bit | 127]) + struct.pack("!Q", length)
+    if not masked:
+        return head + payload
+    mask = os.urandom(4)
+    return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+
+
+def raw_websocket(port: int, *, receive_buffer: int | None = None, timeout: float | None = 5.0) -> socket.socket:
+    """A v2 websocket on a bare socket: the test decides what to send and whether to read."""
+    sock = socket.socket()
+    if receive_buffer:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
+    sock.settimeout(timeout)
+    sock.connect(("127.0.0.1", port))
+    sock.sendall(
+        f"GET / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        f"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+        f"Sec-WebSocket-Protocol: {SUBPROTOCOL}\r\n\r\n".encode()
+    )
+    response = b""
+    while b"\r\n\r\n" not in response:
+        response += sock.recv(4096)
+    assert response.startswith(b"HTTP/1.1 101 "), response[:80]
+    return sock
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,6 @@ receive well-formed frames of the types their protocol knows.
 from __future__ import annotations
 
 import json
-import os
 import socket
 import struct
 import subprocess
@@ -19,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from conftest import free_port, make_config
+from conftest import client_frame, free_port, make_config, raw_websocket
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from websockets.exceptions import ConnectionClosed
@@ -274,36 +273,6 @@ def test_rapid_join_and_leave_on_one_connection(arena, joins):
 CLOSE_CODES_FOR_BAD_FRAMES = {1002, 1007, 1009}
 
 
-def _frame(opcode: int, payload: bytes, *, fin: bool = True, masked: bool = True, rsv: int = 0,
-           claimed_length: int | None = None) -> bytes:
-    length = len(payload) if claimed_length is None else claimed_length
-    head = bytes([(0x80 if fin else 0) | rsv << 4 | opcode])
-    mask_bit = 0x80 if masked else 0
-    if length < 126:
-        head += bytes([mask_bit | length])
-    elif length < 65536:
-        head += bytes([mask_bit | 126]) + struct.pack("!H", length)
-    else:
-        head += bytes([mask_bit | 127]) + struct.pack("!Q", length)
-    if not masked:
-        return head + payload
-    mask = os.urandom(4)
-    return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
-
-
-def _raw_socket(port: int) -> socket.socket:
-    sock = socket.create_connection(("127.0.0.1", port), timeout=5)
-    key = "dGhlIHNhbXBsZSBub25jZQ=="
-    sock.sendall(
-        f"GET / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-        f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
-        f"Sec-WebSocket-Protocol: {SUBPROTOCOL}\r\n\r\n".encode()
-    )
-    response = b""
-    while b"\r\n\r\n" not in response:
-        response += sock.recv(4096)
-    assert response.startswith(b"HTTP/1.1 101 ")
-    return sock
 
 
 def _close_code(sock: socket.socket, wait: float) -> int | None:
@@ -342,12 +311,12 @@ def _decodes(data: bytes) -> bool:
 @settings(FUZZ, max_examples=100)
 @given(payload=_invalid_utf8, split=st.integers(0, 300), fragmented=st.booleans())
 def test_invalid_utf8_closes_with_1007(arena, payload, split, fragmented):
-    sock = _raw_socket(arena.port)
+    sock = raw_websocket(arena.port)
     if fragmented:  # a text message in two pieces whose bytes only fail together or in one piece
         cut = split % (len(payload) + 1)
-        sock.sendall(_frame(0x1, payload[:cut], fin=False) + _frame(0x0, payload[cut:]))
+        sock.sendall(client_frame(0x1, payload[:cut], fin=False) + client_frame(0x0, payload[cut:]))
     else:
-        sock.sendall(_frame(0x1, payload))
+        sock.sendall(client_frame(0x1, payload))
     arena.frames += 1
     assert _close_code(sock, 3) == 1007
     sock.close()
@@ -355,24 +324,24 @@ def test_invalid_utf8_closes_with_1007(arena, payload, split, fragmented):
 
 
 _raw_frame = st.one_of(
-    st.builds(lambda p, fin: _frame(0x1, json.dumps({"type": "ping", "pad": p}).encode(), fin=fin), _text, st.booleans()),
-    st.builds(lambda p, fin: _frame(0x0, p, fin=fin), st.binary(max_size=100), st.booleans()),  # continuation
-    st.builds(lambda p: _frame(0x2, p), st.binary(max_size=100)),
-    st.builds(lambda p: _frame(0x9, p), st.binary(max_size=125)),  # ping
-    st.builds(lambda p: _frame(0xA, p), st.binary(max_size=125)),  # unsolicited pong
-    st.builds(lambda p: _frame(0x9, p), st.binary(min_size=126, max_size=200)),  # control frame too long
-    st.builds(lambda p: _frame(0x9, p, fin=False), st.binary(max_size=10)),  # fragmented control frame
-    st.builds(lambda op, p: _frame(op, p), st.sampled_from([0x3, 0x4, 0x5, 0xB, 0xF]), st.binary(max_size=20)),
-    st.builds(lambda r, p: _frame(0x1, p, rsv=r), st.integers(1, 7), st.just(b'{"type":"ping"}')),
-    st.builds(lambda p: _frame(0x1, p, masked=False), st.just(b'{"type":"ping"}')),
-    st.builds(lambda n: _frame(0x1, b"", claimed_length=n), st.integers(64 * 1024 + 1, 2**40)),
+    st.builds(lambda p, fin: client_frame(0x1, json.dumps({"type": "ping", "pad": p}).encode(), fin=fin), _text, st.booleans()),
+    st.builds(lambda p, fin: client_frame(0x0, p, fin=fin), st.binary(max_size=100), st.booleans()),  # continuation
+    st.builds(lambda p: client_frame(0x2, p), st.binary(max_size=100)),
+    st.builds(lambda p: client_frame(0x9, p), st.binary(max_size=125)),  # ping
+    st.builds(lambda p: client_frame(0xA, p), st.binary(max_size=125)),  # unsolicited pong
+    st.builds(lambda p: client_frame(0x9, p), st.binary(min_size=126, max_size=200)),  # control frame too long
+    st.builds(lambda p: client_frame(0x9, p, fin=False), st.binary(max_size=10)),  # fragmented control frame
+    st.builds(lambda op, p: client_frame(op, p), st.sampled_from([0x3, 0x4, 0x5, 0xB, 0xF]), st.binary(max_size=20)),
+    st.builds(lambda r, p: client_frame(0x1, p, rsv=r), st.integers(1, 7), st.just(b'{"type":"ping"}')),
+    st.builds(lambda p: client_frame(0x1, p, masked=False), st.just(b'{"type":"ping"}')),
+    st.builds(lambda n: client_frame(0x1, b"", claimed_length=n), st.integers(64 * 1024 + 1, 2**40)),
 )
 
 
 @settings(FUZZ, max_examples=300)
 @given(sequence=st.lists(_raw_frame, min_size=1, max_size=8))
 def test_raw_frames_close_cleanly_or_are_served(arena, sequence):
-    sock = _raw_socket(arena.port)
+    sock = raw_websocket(arena.port)
     try:
         sock.sendall(b"".join(sequence))
     except (BrokenPipeError, ConnectionResetError):
@@ -465,8 +434,8 @@ def test_resume_from_zero_by_many_non_readers_stays_within_memory(tmp_path):
     try:
         _wait_port(port, proc)
         for i in range(25):  # 25 connections that ask for everything and never read (12 MB each)
-            sock = _raw_socket(port)
-            sock.sendall(_frame(0x1, json.dumps({"type": "join", "userId": f"r{i}", "room": ROOM, "since": 0}).encode()))
+            sock = raw_websocket(port)
+            sock.sendall(client_frame(0x1, json.dumps({"type": "join", "userId": f"r{i}", "room": ROOM, "since": 0}).encode()))
             sockets.append(sock)
             peak = max(peak, _rss_kib(proc.pid))
         for _ in range(10):

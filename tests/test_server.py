@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
-import os
 import signal
 import socket
 import subprocess
@@ -17,7 +15,7 @@ from pathlib import Path
 import pytest
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from conftest import ChatPeer, free_port, make_config, run
+from conftest import ChatPeer, client_frame, free_port, make_config, raw_websocket, run
 from server.thread import ServerThread
 
 
@@ -602,39 +600,12 @@ def test_connections_per_ip_are_limited_with_429(tmp_path):
         thread.stop()
 
 
-def _raw_handshake(port: int, receive_buffer: int | None = None) -> socket.socket:
-    """A websocket that completes the handshake and then never reads nor answers pings."""
-    sock = socket.socket()
-    if receive_buffer:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
-    sock.connect(("127.0.0.1", port))
-    key = base64.b64encode(os.urandom(16)).decode()
-    sock.sendall(
-        f"GET / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-        f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
-        f"Sec-WebSocket-Protocol: roomchat.v2\r\n\r\n".encode()
-    )
-    response = b""
-    while b"\r\n\r\n" not in response:
-        response += sock.recv(4096)
-    assert b" 101 " in response.split(b"\r\n", 1)[0]
-    return sock
-
-
-def _masked_text_frame(text: str) -> bytes:
-    payload = text.encode()
-    mask = os.urandom(4)
-    assert len(payload) < 126
-    masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
-    return bytes((0x81, 0x80 | len(payload))) + mask + masked
-
-
 def test_a_peer_that_stops_answering_pings_is_dropped(tmp_path):
     thread = ServerThread(make_config(tmp_path, ping_interval=0.3, ping_timeout=0.3, close_timeout=0.3))
     thread.start()
     try:
-        dead = _raw_handshake(thread.port)
-        dead.sendall(_masked_text_frame(json.dumps({"type": "join", "userId": "ghost", "room": "r"})))
+        dead = raw_websocket(thread.port, timeout=None)
+        dead.sendall(client_frame(0x1, json.dumps({"type": "join", "userId": "ghost", "room": "r"}).encode()))
 
         async def scenario():
             watcher = await ChatPeer.open(thread.url)
@@ -662,12 +633,12 @@ def test_a_member_that_stops_reading_is_closed_and_the_room_goes_on(tmp_path):
     proc = _start_headless(tmp_path, port, "--rate-limit", "0")
     try:
         _wait_listening(port, proc)
-        stuck = _raw_handshake(port, receive_buffer=4096)
+        stuck = raw_websocket(port, receive_buffer=4096, timeout=None)
     except BaseException:
         proc.kill()
         raise
     try:
-        stuck.sendall(_masked_text_frame(json.dumps({"type": "join", "userId": "stuck", "room": "r"})))
+        stuck.sendall(client_frame(0x1, json.dumps({"type": "join", "userId": "stuck", "room": "r"}).encode()))
         url = f"ws://127.0.0.1:{port}"
 
         async def scenario():

@@ -324,13 +324,17 @@ class Heartbeat:
             now = loop.time()
             for connection in self._server.connections:
                 silent = now - connection.heard
-                if silent > self._interval + self._timeout:
-                    connection.protocol.fail(CloseCode.INTERNAL_ERROR, "no answer to ping")
-                    connection.send_data()
+                try:
+                    if silent > self._interval + self._timeout:
+                        connection.protocol.fail(CloseCode.INTERNAL_ERROR, "no answer to ping")
+                        connection.send_data()
+                        connection.transport.abort()
+                    elif silent > self._interval and connection.protocol.state is State.OPEN:
+                        connection.protocol.send_ping(b"")
+                        connection.send_data()
+                except Exception:  # one broken connection must not stop the heartbeat of all
+                    log.exception("heartbeat failed for one connection")
                     connection.transport.abort()
-                elif silent > self._interval:
-                    connection.protocol.send_ping(b"")
-                    connection.send_data()
 
     def stop(self) -> None:
         self._task.cancel()

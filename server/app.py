@@ -389,7 +389,6 @@ class ChatServer:
             create_connection=DispatchConnection,
             backlog=1024,  # the default 100 overflowed when a room full of clients reconnects at once
             process_request=self._process_request,
-            select_subprotocol=_select_subprotocol,
             compression=None,
             max_size=self.config.max_frame,
             max_queue=64,
@@ -434,6 +433,11 @@ class ChatServer:
                     f"too many connections from {ip} (limit {limit})\n",
                 )
                 return response
+            offered = ",".join(request.headers.get_all("Sec-WebSocket-Protocol"))
+            if SUBPROTOCOL in (token.strip() for token in offered.split(",")):
+                # websockets then selects it; a client offering nothing stays v1. (A
+                # select_subprotocol callback would cost a closure on every connection.)
+                connection.protocol.available_subprotocols = [SUBPROTOCOL]
             return None
         path = request.path.split("?", 1)[0]
         if path == "/healthz":
@@ -507,10 +511,6 @@ class ChatServer:
                 hub.leave(session)
         except ProtocolError as error:
             hub.reply_error(session, error)
-
-
-def _select_subprotocol(connection: ServerConnection, offered: list[str]) -> str | None:
-    return SUBPROTOCOL if SUBPROTOCOL in offered else None
 
 
 def _peer_ip(connection: ServerConnection) -> str:

@@ -111,12 +111,12 @@ class Outboxes:
     """Coalesces what each connection is owed into one write per event-loop turn."""
 
     def __init__(
-        self, loop: asyncio.AbstractEventLoop, max_buffer: int, on_kill: Callable[[WebSocketSession], None]
+        self, loop: asyncio.AbstractEventLoop, max_buffer: int, on_close: Callable[[WebSocketSession], None]
     ) -> None:
         self._loop = loop
         self._max_buffer = max_buffer
         self._dirty: list[WebSocketSession] = []
-        self.on_kill = on_kill
+        self.on_close = on_close
 
     def push(self, session: WebSocketSession, wire: bytes) -> None:
         if session.dead:
@@ -138,7 +138,7 @@ class Outboxes:
             transport.write(b"".join(chunks) if len(chunks) > 1 else chunks[0])
             unsent = transport.get_write_buffer_size()
             if unsent > self._max_buffer + session.history_allowance:
-                session.kill(CLOSE_TOO_SLOW, "too slow: fell more than 1 MiB behind, resume with since")
+                session.close(CLOSE_TOO_SLOW, "too slow: fell more than 1 MiB behind, resume with since")
             elif unsent <= self._max_buffer:
                 session.history_allowance = 0  # the join's history is out of our hands
 
@@ -203,15 +203,12 @@ class WebSocketSession:
         self._outboxes.push(self, wire)
 
     def close(self, code: int, reason: str) -> None:
-        self.kill(code, reason)
-
-    def kill(self, code: int, reason: str) -> None:
         """Stop queueing for this connection, take it out of its room, close it in the background."""
         if self.dead:
             return
         self.dead = True
         self.chunks.clear()
-        self._outboxes.on_kill(self)
+        self._outboxes.on_close(self)
         task = asyncio.get_running_loop().create_task(self.connection.close(code, reason))
         _background.add(task)
         task.add_done_callback(_background.discard)
@@ -364,7 +361,7 @@ class ChatServer:
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
-        self._outboxes = Outboxes(loop, self.config.max_buffer, on_kill=lambda s: self._hub.disconnect(s))
+        self._outboxes = Outboxes(loop, self.config.max_buffer, on_close=lambda s: self._hub.disconnect(s))
         self._hub = JoinLimitedHub(
             self.store,
             self._outboxes,
@@ -473,7 +470,7 @@ class ChatServer:
                 self._dispatch(hub, session, message)
             except Exception:  # a bug must cost one connection, never the server
                 log.exception("frame handling failed")
-                session.kill(1011, "internal error")
+                session.close(1011, "internal error")
 
         # The handshake's headers (about 2.5 KiB) are not needed once the connection is open.
         connection.request, connection.response = _SETTLED_REQUEST, None

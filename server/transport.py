@@ -1,0 +1,457 @@
+"""The WebSocket transport: one small ``asyncio.Protocol`` object per connection.
+
+websockets' sans-I/O ``ServerProtocol`` does the opening handshake (HTTP parsing, the
+accept key, subprotocol negotiation, error responses) and is dropped once the connection
+is open. From then on this module reads and writes frames itself (RFC 6455, no
+extensions), because a chat server's messages are small and many:
+
+* a received message is handed to the application inside ``data_received``: no task,
+  future or queue per connection, and an idle connection holds only its peer object;
+* what a connection is owed is queued as ready frame bytes and written once per
+  event-loop turn, so 30 messages to one member cost one system call, not 30;
+* a connection whose unsent bytes pass ``max_buffer`` (it stopped reading) is closed
+  with 1008 instead of buffering without bound; it resumes later with ``since``;
+* timeouts (opening handshake, silence, closing handshake) are enforced by one sweep over
+  all connections, not a timer per connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import enum
+import http
+import logging
+import struct
+from collections.abc import Callable, Sequence
+from typing import Protocol
+
+from websockets.datastructures import Headers
+from websockets.exceptions import ProtocolError as FrameError
+from websockets.frames import Close, CloseCode
+from websockets.http11 import Request, Response
+from websockets.server import ServerProtocol
+
+try:
+    from websockets.speedups import apply_mask
+except ImportError:  # pragma: no cover - websockets built without its C extension
+    from websockets.utils import apply_mask
+
+__all__ = ["Endpoint", "WebSocketApp", "WebSocketPeer", "PeerState", "http_response", "text_frame"]
+
+log = logging.getLogger(__name__)
+
+MAX_REQUEST = 16 * 1024
+"""Longest opening-handshake request (request line and headers) accepted."""
+
+CLOSE_TOO_SLOW = 1008
+
+OP_CONT, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
+_PING = bytes((0x80 | OP_PING, 0))
+
+
+class PeerState(enum.IntEnum):
+    CONNECTING = 0
+    OPEN = 1
+    CLOSING = 2
+    CLOSED = 3
+
+
+def _frame(opcode: int, payload: bytes) -> bytes:
+    """An unmasked, unfragmented server frame (RFC 6455 section 5.2)."""
+    length = len(payload)
+    if length < 126:
+        return bytes((0x80 | opcode, length)) + payload
+    if length < 65536:
+        return struct.pack("!BBH", 0x80 | opcode, 126, length) + payload
+    return struct.pack("!BBQ", 0x80 | opcode, 127, length) + payload
+
+
+def text_frame(text: str) -> bytes:
+    return _frame(OP_TEXT, text.encode())
+
+
+def _close_frame(code: int, reason: str) -> bytes:
+    return _frame(OP_CLOSE, struct.pack("!H", code) + reason.encode()[:123])
+
+
+def http_response(status: http.HTTPStatus, body: bytes, content_type: str) -> Response:
+    """A plain HTTP answer on the WebSocket port; the connection closes after it."""
+    headers = Headers(
+        [
+            ("Date", email.utils.formatdate(usegmt=True)),
+            ("Content-Type", content_type),
+            ("Content-Length", str(len(body))),
+            ("Cache-Control", "no-cache"),
+            ("X-Content-Type-Options", "nosniff"),
+            ("Connection", "close"),
+        ]
+    )
+    return Response(status.value, status.phrase, headers, body)
+
+
+class WebSocketApp(Protocol):
+    """What the transport asks of the application (server.app.ChatServer)."""
+
+    def respond(self, peer: WebSocketPeer, request: Request) -> Response | None:
+        """An HTTP response for this request, or None to go on with the WebSocket handshake."""
+
+    def opened(self, peer: WebSocketPeer) -> None:
+        """The handshake succeeded; messages may arrive from now on."""
+
+    def received(self, peer: WebSocketPeer, message: str | bytes) -> None:
+        """One complete message (text as str, binary as bytes)."""
+
+    def closed(self, peer: WebSocketPeer) -> None:
+        """An open connection started closing (either side) or was lost; called once."""
+
+
+class Endpoint:
+    """What every connection on one listening socket shares: limits, the app, the outbox."""
+
+    def __init__(
+        self,
+        app: WebSocketApp,
+        *,
+        subprotocols: Sequence[str] = (),
+        server_header: str,
+        max_message: int,
+        max_buffer: int,
+        open_timeout: float = 10.0,
+        close_timeout: float = 5.0,
+    ) -> None:
+        self.loop = asyncio.get_running_loop()
+        self.app = app
+        self.subprotocols = tuple(subprotocols)
+        self.server_header = server_header
+        self.max_message = max_message
+        self.max_buffer = max_buffer
+        self.open_timeout = open_timeout
+        self.close_timeout = close_timeout
+        self.peers: set[WebSocketPeer] = set()
+        self._dirty: list[WebSocketPeer] = []
+        self._all_gone: asyncio.Future[None] | None = None
+
+    def factory(self, peer_class: Callable[[Endpoint], WebSocketPeer]) -> Callable[[], WebSocketPeer]:
+        """The protocol factory for ``loop.create_server``."""
+        return lambda: peer_class(self)
+
+    # Writes ---------------------------------------------------------------------
+
+    def queue(self, peer: WebSocketPeer, wire: bytes) -> None:
+        if peer.state is not PeerState.OPEN:
+            return
+        chunks = peer.chunks
+        if chunks is None:
+            if not self._dirty:
+                self.loop.call_soon(self.flush)
+            self._dirty.append(peer)
+            peer.chunks = [wire]
+        else:
+            chunks.append(wire)
+
+    def flush(self) -> None:
+        """Write what each connection is owed in one system call; drop those too far behind."""
+        dirty, self._dirty = self._dirty, []
+        limit = self.max_buffer
+        for peer in dirty:
+            chunks, peer.chunks = peer.chunks, None
+            if chunks is None or peer.state is not PeerState.OPEN:
+                continue
+            transport = peer.transport
+            transport.write(b"".join(chunks) if len(chunks) > 1 else chunks[0])
+            unsent = transport.get_write_buffer_size()
+            if unsent > limit + peer.history_allowance:
+                peer.close(CLOSE_TOO_SLOW, "too slow: fell more than 1 MiB behind, resume with since")
+            elif unsent <= limit:
+                peer.history_allowance = 0  # the join's history is out of our hands
+
+    def broadcast(self, peers, text: str) -> None:
+        """Frame once, queue everywhere (the hub's Delivery)."""
+        wire = None
+        queue = self.queue
+        for peer in peers:
+            if wire is None:
+                wire = text_frame(text)
+            queue(peer, wire)
+
+    # Timeouts and shutdown ----------------------------------------------------------
+
+    def sweep(self, ping_interval: float, ping_timeout: float) -> None:
+        """Enforce every timeout in one pass (called periodically by the server's heartbeat).
+
+        Handshakes slower than ``open_timeout`` and closings slower than ``close_timeout``
+        are aborted; an open connection quiet for ``ping_interval`` gets a ping, and one
+        silent for ``ping_interval + ping_timeout`` is closed with 1011 and aborted.
+        """
+        now = self.loop.time()
+        for peer in list(self.peers):
+            try:
+                quiet = now - peer.heard
+                state = peer.state
+                if state is PeerState.OPEN:
+                    if quiet > ping_interval + ping_timeout:
+                        peer.close(CloseCode.INTERNAL_ERROR, "no answer to ping")
+                        peer.transport.abort()
+                    elif quiet > ping_interval:
+                        peer.transport.write(_PING)
+                elif quiet > (self.open_timeout if state is PeerState.CONNECTING else self.close_timeout):
+                    peer.transport.abort()
+            except Exception:  # one broken connection must not stop the sweep for all
+                log.exception("heartbeat failed for one connection")
+                peer.transport.abort()
+
+    async def shutdown(self, code: int, reason: str) -> None:
+        """Close every connection with ``code``; abort those that do not finish in time."""
+        self.flush()
+        for peer in list(self.peers):
+            if peer.state is PeerState.OPEN:
+                peer.close(code, reason)
+            elif peer.state is PeerState.CONNECTING:
+                peer.transport.close()
+        if self.peers:
+            self._all_gone = self.loop.create_future()
+            try:
+                await asyncio.wait_for(asyncio.shield(self._all_gone), self.close_timeout)
+            except TimeoutError:
+                for peer in list(self.peers):
+                    peer.transport.abort()
+                await asyncio.sleep(0)  # let connection_lost run
+
+    def _forget(self, peer: WebSocketPeer) -> None:
+        self.peers.discard(peer)
+        if not self.peers and self._all_gone is not None and not self._all_gone.done():
+            self._all_gone.set_result(None)
+
+
+class WebSocketPeer(asyncio.Protocol):
+    """One connection: opening handshake, frames in and out, the closing handshake.
+
+    It is also the hub's ``Session`` (``send``, ``send_history``, ``close``); subclasses add
+    what the application keeps per connection.
+    """
+
+    __slots__ = (
+        "endpoint", "transport", "state", "heard", "subprotocol", "chunks", "history_allowance",
+        "_buffer", "_fragments", "_fragment_opcode",
+    )
+
+    def __init__(self, endpoint: Endpoint) -> None:
+        self.endpoint = endpoint
+        self.transport: asyncio.Transport = None  # type: ignore[assignment]  # set by connection_made
+        self.state = PeerState.CONNECTING
+        self.heard = endpoint.loop.time()  # last sign of life (or state change) for the sweep
+        self.subprotocol: str | None = None
+        self.chunks: list[bytes] | None = None  # frames owed, written at the end of the turn
+        self.history_allowance = 0  # bytes of join history the slow-member bound lets pass
+        self._buffer = b""  # bytes of an incomplete request or frame
+        self._fragments: list[bytes] | None = None
+        self._fragment_opcode = OP_TEXT
+
+    @property
+    def remote_ip(self) -> str:
+        address = self.transport.get_extra_info("peername")
+        return str(address[0]) if address else "?"
+
+    # The hub's Session -------------------------------------------------------------
+
+    def send(self, text: str) -> None:
+        self.endpoint.queue(self, text_frame(text))
+
+    def send_history(self, text: str) -> None:
+        wire = text_frame(text)
+        self.history_allowance += len(wire)
+        self.endpoint.queue(self, wire)
+
+    def close(self, code: int, reason: str) -> None:
+        """Start the closing handshake; what was still queued for this peer is dropped."""
+        if self.state is not PeerState.OPEN:
+            return
+        self.chunks = None
+        self.transport.write(_close_frame(code, reason))
+        self._closing()
+
+    # asyncio.Protocol ---------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        self.endpoint.peers.add(self)
+
+    def data_received(self, data: bytes) -> None:
+        self.heard = self.endpoint.loop.time()
+        if self._buffer:
+            data = self._buffer + data
+            self._buffer = b""
+        if self.state is PeerState.CONNECTING:
+            self._handshake(data)
+        elif self.state is not PeerState.CLOSED:
+            self._frames(data)
+
+    def eof_received(self) -> None:
+        self._closing()  # the transport closes itself
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._closing()
+        self.state = PeerState.CLOSED
+        self.chunks = None
+        self.endpoint._forget(self)
+
+    # Internals ----------------------------------------------------------------------
+
+    def _closing(self) -> None:
+        if self.state is PeerState.OPEN:
+            self.state = PeerState.CLOSING
+            self.heard = self.endpoint.loop.time()
+            self.endpoint.app.closed(self)
+
+    def _fail(self, code: int, reason: str) -> None:
+        """A protocol violation: say why, then close the TCP connection."""
+        if self.state is PeerState.OPEN:
+            self.chunks = None
+            self.transport.write(_close_frame(code, reason))
+            self._closing()
+        self.transport.close()
+
+    def _handshake(self, data: bytes) -> None:
+        end = data.find(b"\r\n\r\n")
+        if end < 0:
+            if len(data) > MAX_REQUEST:
+                self._refuse(http.HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, "request too large\n")
+            else:
+                self._buffer = data
+            return
+        endpoint = self.endpoint
+        handshake = ServerProtocol(max_size=endpoint.max_message)
+        handshake.receive_data(data[: end + 4])
+        events = handshake.events_received()
+        if not events:  # not a valid request: websockets has queued its answer (or just EOF)
+            self._write_and_close(handshake)
+            return
+        request = events[0]
+        response = endpoint.app.respond(self, request)
+        if response is None:
+            offered = {
+                token.strip()
+                for header in request.headers.get_all("Sec-WebSocket-Protocol")
+                for token in header.split(",")
+            }
+            handshake.available_subprotocols = [p for p in endpoint.subprotocols if p in offered] or None
+            response = handshake.accept(request)
+        response.headers["Server"] = endpoint.server_header
+        handshake.send_response(response)
+        if response.status_code != 101:
+            self._write_and_close(handshake)
+            return
+        self.transport.write(b"".join(handshake.data_to_send()))
+        self.subprotocol = handshake.subprotocol
+        self.state = PeerState.OPEN
+        endpoint.app.opened(self)
+        rest = data[end + 4 :]
+        if rest and self.state is PeerState.OPEN:
+            self._frames(rest)
+
+    def _refuse(self, status: http.HTTPStatus, text: str) -> None:
+        self.transport.write(ServerProtocol().reject(status, text).serialize())
+        self.transport.close()
+
+    def _write_and_close(self, handshake: ServerProtocol) -> None:
+        self.transport.write(b"".join(handshake.data_to_send()))
+        self.transport.close()
+
+    def _frames(self, data: bytes) -> None:
+        """Parse every complete frame in ``data``; keep an incomplete one for next time."""
+        size = len(data)
+        pos = 0
+        max_message = self.endpoint.max_message
+        while size - pos >= 2:
+            first, second = data[pos], data[pos + 1]
+            length = second & 0x7F
+            start = pos + 2
+            if length == 126:
+                if size - pos < 4:
+                    break
+                length = int.from_bytes(data[start : start + 2], "big")
+                start += 2
+            elif length == 127:
+                if size - pos < 10:
+                    break
+                length = int.from_bytes(data[start : start + 8], "big")
+                start += 8
+            if first & 0x70 or not second & 0x80:
+                self._fail(CloseCode.PROTOCOL_ERROR, "reserved bits set or frame not masked")
+                return
+            opcode = first & 0x0F
+            if opcode >= OP_CLOSE and (length > 125 or not first & 0x80):
+                self._fail(CloseCode.PROTOCOL_ERROR, "control frame fragmented or too long")
+                return
+            pending = self._fragments
+            if length + (sum(map(len, pending)) if pending else 0) > max_message:
+                self._fail(CloseCode.MESSAGE_TOO_BIG, f"message over {max_message} bytes")
+                return
+            end = start + 4 + length
+            if size < end:
+                break
+            payload = apply_mask(data[start + 4 : end], data[start : start + 4]) if length else b""
+            pos = end
+            self._frame(opcode, bool(first & 0x80), payload)
+            if self.transport.is_closing():  # failed, or the closing handshake is done
+                return
+        if pos < size:
+            self._buffer = data[pos:]
+
+    def _frame(self, opcode: int, fin: bool, payload: bytes) -> None:
+        if opcode == OP_TEXT or opcode == OP_BINARY:
+            if self._fragments is not None:
+                self._fail(CloseCode.PROTOCOL_ERROR, "expected a continuation frame")
+            elif fin:
+                self._message(opcode, payload)
+            else:
+                self._fragments, self._fragment_opcode = [payload], opcode
+        elif opcode == OP_CONT:
+            if self._fragments is None:
+                self._fail(CloseCode.PROTOCOL_ERROR, "unexpected continuation frame")
+            elif fin:
+                payload = b"".join(self._fragments) + payload
+                self._fragments = None
+                self._message(self._fragment_opcode, payload)
+            else:
+                self._fragments.append(payload)
+        elif opcode == OP_PING:
+            if self.state is PeerState.OPEN:
+                self.transport.write(_frame(OP_PONG, payload))
+        elif opcode == OP_PONG:
+            pass  # data_received already noted the sign of life
+        elif opcode == OP_CLOSE:
+            self._peer_closed(payload)
+        else:
+            self._fail(CloseCode.PROTOCOL_ERROR, f"unknown opcode {opcode}")
+
+    def _message(self, opcode: int, payload: bytes) -> None:
+        if self.state is not PeerState.OPEN:
+            return  # after our close frame, only the peer's close matters
+        if opcode == OP_TEXT:
+            try:
+                text = payload.decode()
+            except UnicodeDecodeError as exc:
+                self._fail(CloseCode.INVALID_DATA, f"invalid UTF-8 at position {exc.start}")
+                return
+            self.endpoint.app.received(self, text)
+        else:
+            self.endpoint.app.received(self, payload)
+
+    def _peer_closed(self, payload: bytes) -> None:
+        """The peer's close frame: answer it (if we have not sent ours) and end the connection."""
+        if self.state is PeerState.OPEN:
+            try:
+                if payload:
+                    Close.parse(payload)  # checks the code and the reason's UTF-8
+            except FrameError as exc:
+                self._fail(CloseCode.PROTOCOL_ERROR, str(exc))
+                return
+            except UnicodeDecodeError:
+                self._fail(CloseCode.INVALID_DATA, "close reason is not UTF-8")
+                return
+            self.chunks = None
+            self.transport.write(_frame(OP_CLOSE, payload))
+            self._closing()
+        self.transport.close()

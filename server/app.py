@@ -83,35 +83,6 @@ def _tls_context(config: ServerConfig) -> ssl.SSLContext | None:
     return context
 
 
-class BatchTimer:
-    """Runs the hub's flush on the next loop turn, but leaves as long a pause as it took.
-
-    A quiet server commits and delivers every message on the very next turn; a busy one
-    gathers what arrives meanwhile into one commit and one write per connection, spending
-    at most about half its time in flushes instead of a commit and a system call per message.
-    Pauses under MIN_PAUSE are skipped: event-loop timers round them up to a millisecond.
-    """
-
-    MIN_PAUSE = 0.001
-
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._loop = loop
-        self._next = 0.0
-
-    def __call__(self, callback: Callable[[], None]) -> None:
-        def run() -> None:
-            start = self._loop.time()
-            callback()
-            end = self._loop.time()
-            took = end - start
-            self._next = end + took if took >= self.MIN_PAUSE else 0.0
-
-        if self._loop.time() >= self._next:
-            self._loop.call_soon(run)
-        else:
-            self._loop.call_at(self._next, run)
-
-
 class ChatPeer(WebSocketPeer):
     """A connection as the chat server keeps it: protocol version, message budget, address."""
 
@@ -166,7 +137,7 @@ class ChatServer:
         self._hub = JoinLimitedHub(
             self.store,
             self._endpoint,
-            BatchTimer(loop),
+            self._schedule_flush,
             key=config.key,
             join_rate=config.join_rate,
             join_burst=config.join_burst,
@@ -185,6 +156,17 @@ class ChatServer:
             raise
         self._heartbeat = loop.create_task(self._sweep_forever())
         log.info("serving on %s:%d", config.host, self.port)
+
+    def _schedule_flush(self, hub_flush: Callable[[], None]) -> None:
+        """The hub's batch runs on the next loop turn: one commit for whatever arrived meanwhile,
+        then one write per connection. (Waiting longer to gather bigger batches was measured:
+        it lowered throughput and raised p99 latency.)"""
+        asyncio.get_running_loop().call_soon(self._flush_batch, hub_flush)
+
+    def _flush_batch(self, hub_flush: Callable[[], None]) -> None:
+        assert self._endpoint is not None
+        hub_flush()
+        self._endpoint.flush()  # write the batch now, not one more loop turn later
 
     async def _sweep_forever(self) -> None:
         """The heartbeat: one pass over all connections enforces every timeout."""

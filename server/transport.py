@@ -53,8 +53,9 @@ _PING = bytes((0x80 | OP_PING, 0))
 class PeerState(enum.IntEnum):
     CONNECTING = 0
     OPEN = 1
-    CLOSING = 2
-    CLOSED = 3
+    CLOSING = 2  # our close frame is sent; frames are still read, for the peer's close
+    DRAINING = 3  # we are done sending (FIN sent); input is discarded until the peer closes
+    CLOSED = 4
 
 
 def _frame(opcode: int, payload: bytes) -> bytes:
@@ -284,7 +285,7 @@ class WebSocketPeer(asyncio.Protocol):
             self._buffer = b""
         if self.state is PeerState.CONNECTING:
             self._handshake(data)
-        elif self.state is not PeerState.CLOSED:
+        elif self.state is PeerState.OPEN or self.state is PeerState.CLOSING:
             self._frames(data)
 
     def eof_received(self) -> None:
@@ -305,12 +306,26 @@ class WebSocketPeer(asyncio.Protocol):
             self.endpoint.app.closed(self)
 
     def _fail(self, code: int, reason: str) -> None:
-        """A protocol violation: say why, then close the TCP connection."""
+        """A protocol violation: say why, then stop sending and ignore the rest."""
         if self.state is PeerState.OPEN:
             self.chunks = None
             self.transport.write(_close_frame(code, reason))
             self._closing()
-        self.transport.close()
+        self._drain()
+
+    def _drain(self) -> None:
+        """End our side with a FIN and read (discarding) until the peer closes its side.
+
+        Closing the socket at once would make the kernel answer the peer's unread bytes (the
+        rest of an oversized frame, a request body) with a reset, and the peer could lose the
+        close frame or HTTP response that explains why. The sweep aborts peers that never close.
+        """
+        self.state = PeerState.DRAINING
+        self.heard = self.endpoint.loop.time()
+        if self.transport.can_write_eof():
+            self.transport.write_eof()
+        else:  # TLS: no half-close
+            self.transport.close()
 
     def _handshake(self, data: bytes) -> None:
         end = data.find(b"\r\n\r\n")
@@ -352,11 +367,11 @@ class WebSocketPeer(asyncio.Protocol):
 
     def _refuse(self, status: http.HTTPStatus, text: str) -> None:
         self.transport.write(ServerProtocol().reject(status, text).serialize())
-        self.transport.close()
+        self._drain()
 
     def _write_and_close(self, handshake: ServerProtocol) -> None:
         self.transport.write(b"".join(handshake.data_to_send()))
-        self.transport.close()
+        self._drain()
 
     def _frames(self, data: bytes) -> None:
         """Parse every complete frame in ``data``; keep an incomplete one for next time."""
@@ -394,8 +409,8 @@ class WebSocketPeer(asyncio.Protocol):
             payload = apply_mask(data[start + 4 : end], data[start : start + 4]) if length else b""
             pos = end
             self._frame(opcode, bool(first & 0x80), payload)
-            if self.transport.is_closing():  # failed, or the closing handshake is done
-                return
+            if self.state is PeerState.DRAINING or self.transport.is_closing():
+                return  # failed, or the closing handshake is done
         if pos < size:
             self._buffer = data[pos:]
 

@@ -6,6 +6,7 @@ import asyncio
 import json
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import time
@@ -386,6 +387,21 @@ def test_oversized_frame_closes_with_1009(server_thread):
         assert peer.connection.close_code == 1009
 
     run(scenario())
+
+
+def test_an_oversized_frame_still_arriving_gets_1009_and_a_clean_close(server_thread):
+    """The server refuses at the header, then reads and drops the rest: no reset for the sender."""
+    sock = raw_websocket(server_thread.port)
+    sock.sendall(client_frame(0x1, b"", claimed_length=8 * 1024 * 1024))
+    for _ in range(16):  # 1 MiB of the announced payload, arriving after the refusal
+        sock.sendall(b"x" * 65536)
+    received = b""
+    while chunk := sock.recv(65536):  # a reset would raise ConnectionResetError here
+        received += chunk
+    sock.close()
+    assert received[:1] == b"\x88", received[:20]
+    assert struct.unpack("!H", received[2:4])[0] == 1009
+    assert b"over 65536 bytes" in received
 
 
 def test_rate_limit_drops_the_excess_with_an_error(server_thread):

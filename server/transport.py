@@ -23,7 +23,7 @@ import enum
 import http
 import logging
 import struct
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Protocol
 
 from websockets.datastructures import Headers
@@ -163,11 +163,11 @@ class Endpoint:
             transport.write(b"".join(chunks) if len(chunks) > 1 else chunks[0])
             unsent = transport.get_write_buffer_size()
             if unsent > limit + peer.history_allowance:
-                peer.close(CLOSE_TOO_SLOW, "too slow: fell more than 1 MiB behind, resume with since")
+                peer.close(CLOSE_TOO_SLOW, f"too slow: fell over {limit // 1024} KiB behind, resume with since")
             elif unsent <= limit:
                 peer.history_allowance = 0  # the join's history is out of our hands
 
-    def broadcast(self, peers, text: str) -> None:
+    def broadcast(self, peers: Iterable[WebSocketPeer], text: str) -> None:
         """Frame once, queue everywhere (the hub's Delivery)."""
         wire = None
         queue = self.queue

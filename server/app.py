@@ -57,6 +57,7 @@ class ServerConfig:
     ping_interval: float = 30.0
     ping_timeout: float = 30.0
     close_timeout: float = 5.0
+    open_timeout: float = 10.0  # the opening handshake must be complete by then
     # Access
     key: str | None = None
     # Browser pages from other origins that may connect (``null`` = pages opened from file://).
@@ -132,6 +133,7 @@ class ChatServer:
             server_header=f"RoomChat/{__version__}",
             max_message=config.max_frame,
             max_buffer=config.max_buffer,
+            open_timeout=config.open_timeout,
             close_timeout=config.close_timeout,
         )
         self._hub = JoinLimitedHub(
@@ -172,7 +174,7 @@ class ChatServer:
         """The heartbeat: one pass over all connections enforces every timeout."""
         assert self._endpoint is not None
         config = self.config
-        period = min(config.ping_interval, config.ping_timeout, self._endpoint.open_timeout, config.close_timeout) / 2
+        period = min(config.ping_interval, config.ping_timeout, config.open_timeout, config.close_timeout) / 2
         while True:
             await asyncio.sleep(period)
             self._endpoint.sweep(config.ping_interval, config.ping_timeout)

@@ -118,8 +118,8 @@ class Endpoint:
         server_header: str,
         max_message: int,
         max_buffer: int,
-        open_timeout: float = 10.0,
-        close_timeout: float = 5.0,
+        open_timeout: float,
+        close_timeout: float,
     ) -> None:
         self.loop = asyncio.get_running_loop()
         self.app = app

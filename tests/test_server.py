@@ -404,6 +404,30 @@ def test_an_oversized_frame_still_arriving_gets_1009_and_a_clean_close(server_th
     assert b"over 65536 bytes" in received
 
 
+def test_a_handshake_that_never_finishes_is_dropped(tmp_path):
+    thread = ServerThread(make_config(tmp_path, open_timeout=0.3))
+    thread.start()
+    try:
+        slow = socket.create_connection(("127.0.0.1", thread.port), timeout=5)
+        slow.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n")  # and never the blank line
+        started = time.monotonic()
+        assert slow.recv(1024) == b""  # the server hung up
+        assert time.monotonic() - started < 2
+        slow.close()
+    finally:
+        thread.stop()
+
+
+def test_an_oversized_handshake_request_gets_431(server_thread):
+    sock = socket.create_connection(("127.0.0.1", server_thread.port), timeout=5)
+    sock.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: " + b"c" * (20 * 1024))
+    answer = b""
+    while chunk := sock.recv(65536):
+        answer += chunk
+    sock.close()
+    assert answer.startswith(b"HTTP/1.1 431 "), answer[:60]
+
+
 def test_rate_limit_drops_the_excess_with_an_error(server_thread):
     async def scenario():
         flooder = await ChatPeer.open(server_thread.url)

@@ -206,6 +206,31 @@ def _damage_pages(db: Path) -> None:
         file.write(b"\xde\xad\xbe\xef" * 4096)
 
 
+def test_the_write_ahead_log_shrinks_back_after_a_burst(tmp_path):
+    """Sustained commits grow the WAL; once quiet, it is rewound and cut to WAL_SIZE_LIMIT."""
+    from server.protocol import ChatRecord
+    from server.store import WAL_SIZE_LIMIT, HistoryStore
+
+    store = HistoryStore(tmp_path / "history.sqlite3", retention=0)
+    wal = tmp_path / "history.sqlite3-wal"
+    ids = iter(range(1, 10**9))
+
+    def commit() -> None:
+        store.append_batch([ChatRecord(next(ids), "room", "alice", "x" * 200, time.time(), None, None)])
+
+    try:
+        while not wal.exists() or wal.stat().st_size <= WAL_SIZE_LIMIT * 3 // 2:  # the burst
+            commit()
+        peak = wal.stat().st_size
+        deadline = time.monotonic() + 5
+        while wal.stat().st_size > WAL_SIZE_LIMIT and time.monotonic() < deadline:
+            time.sleep(0.2)  # quiet: the checkpointer catches up, the next commit rewinds
+            commit()
+        assert wal.stat().st_size <= WAL_SIZE_LIMIT, (peak, wal.stat().st_size)
+    finally:
+        store.close()
+
+
 def test_a_garbage_file_is_refused_in_one_line(tmp_path):
     (tmp_path / "history.sqlite3").write_bytes(b"this is not a database\n" * 500)
     code, lines = _refusal(tmp_path)

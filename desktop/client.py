@@ -30,6 +30,7 @@ import ssl
 import time
 from collections import OrderedDict, deque
 from collections.abc import Coroutine
+from typing import Protocol
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 from PySide6.QtCore import QObject, Signal
@@ -65,6 +66,7 @@ __all__ = [
     "UNTRUSTED_CERTIFICATE",
     "ChatConnection",
     "ConnectionState",
+    "ResumeSecrets",
     "normalize_url",
 ]
 
@@ -91,6 +93,18 @@ the server's rate limit (20/s, bursts of 40) instead of being refused as rate_li
 
 TYPING_REPEAT = 2.0
 """Seconds between repeated ``typing: true`` frames while someone keeps typing."""
+
+
+class ResumeSecrets(Protocol):
+    """Keeps the resume secret a server issued to a name in a room (desktop.settings.Settings).
+
+    Private history is shown only to whoever proves, with the name's last secret, to be the
+    member who sent or received it; keeping the secret lets a restarted app prove that.
+    """
+
+    def resume_secret(self, url: str, name_key: str, room: str) -> str: ...
+
+    def remember_resume_secret(self, url: str, name_key: str, room: str, secret: str) -> None: ...
 
 
 class ConnectionState(enum.Enum):
@@ -231,9 +245,12 @@ class ChatConnection(QObject):
         open_timeout: float = 10.0,
         # wss:// servers with a self-signed certificate
         trust: CertificateTrust | None = None,
+        # Where the server's resume secrets outlive the app (None: for this run only)
+        resume_secrets: ResumeSecrets | None = None,
     ) -> None:
         super().__init__(parent)
         self._trust = trust if trust is not None else CertificateTrust()
+        self._resume_secrets = resume_secrets
         self._offered_certificate: tuple[str, bytes] | None = None
         self._base_delay = base_delay
         self._max_delay = max_delay
@@ -320,10 +337,11 @@ class ChatConnection(QObject):
             self.errorReceived.emit(BAD_ADDRESS, str(exc))
             self._set_state(ConnectionState.OFFLINE, "invalid address")
             return
-        if (url, name_key(name.strip()), room.strip()) != (self._url, name_key(self._name), self._room):
+        identity = (url, name_key(name.strip()), room.strip())
+        if identity != (self._url, name_key(self._name), self._room):
             if self._room:
                 self._fail_all("not sent: you joined another room")
-            self._resume = ""
+            self._resume = self._resume_secrets.resume_secret(*identity) if self._resume_secrets else ""
         self._last_id = 0  # an explicit join gets the recent history again; reconnects resume
         self._url, self._name, self._room = url, name.strip(), room.strip()
         self._key = key if key is not None else url_key
@@ -573,6 +591,8 @@ class ChatConnection(QObject):
             raise _Lost("unexpected answer to join")
         self._resume = answer.resume
         self._name = answer.user_id
+        if self._resume_secrets is not None and answer.resume:
+            self._resume_secrets.remember_resume_secret(self._url, name_key(self._name), self._room, answer.resume)
         self._connection_no += 1
         self._protocol = 2
         self._set_state(ConnectionState.ONLINE, f"joined {answer.room}")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 from PySide6.QtCore import QSettings
 
 __all__ = ["Settings", "DEFAULT_ROOM", "DEFAULT_SERVER", "NAME_MAX"]
@@ -13,7 +15,7 @@ NAME_MAX = 20
 
 
 class Settings:
-    """Typed access to the stored name, room, server address and UI language.
+    """Typed access to the stored name, room, server address, UI language and resume secrets.
 
     Tests pass their own ``QSettings`` (an ini file in a tmp dir) so they never
     touch the user's settings.
@@ -63,3 +65,17 @@ class Settings:
     @language.setter
     def language(self, value: str) -> None:
         self._set("language", value)
+
+    # Resume secrets (ChatConnection's ResumeSecrets) --------------------------
+
+    @staticmethod
+    def _resume_key(url: str, name_key: str, room: str) -> str:
+        identity = "\n".join((url, room, name_key)).encode()
+        return "resume/" + hashlib.sha256(identity).hexdigest()[:32]
+
+    def resume_secret(self, url: str, name_key: str, room: str) -> str:
+        """The secret the server at ``url`` last gave this name in this room, or ""."""
+        return self._text(self._resume_key(url, name_key, room))
+
+    def remember_resume_secret(self, url: str, name_key: str, room: str, secret: str) -> None:
+        self._set(self._resume_key(url, name_key, room), secret)

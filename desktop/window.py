@@ -139,7 +139,7 @@ class MainWindow(QMainWindow):
         self.settings = settings if settings is not None else Settings()
         self.translations = translations
         self.host_data_dir = host_data_dir
-        self.connection = ChatConnection(self, **(connection_options or {}))
+        self.connection = ChatConnection(self, resume_secrets=self.settings, **(connection_options or {}))
         self.host = RoomHost(self)
         self.model = MessageModel()
         self.unread = 0

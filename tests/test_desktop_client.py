@@ -235,6 +235,43 @@ def test_two_members_chat_pending_then_delivered(run, server):
     run(scenario())
 
 
+def test_a_restarted_app_still_sees_its_own_private_messages(run, server, tmp_path):
+    """The resume secret outlives the app, so its private history is still its own."""
+    from PySide6.QtCore import QSettings
+
+    from desktop.settings import Settings
+
+    def settings() -> Settings:  # what a restarted app reads: the same settings file
+        return Settings(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
+
+    def history(member: Member) -> list[str]:
+        return [r.content for (batch,) in member.historyReceived.calls for r in batch]
+
+    async def scenario():
+        bob, alice = Member(), Member(resume_secrets=settings())
+        await bob.join(server.url, "bob")
+        await alice.join(server.url, "alice")
+        nonce = alice.conn.send("only for bob", to="bob")
+        await alice.messageDelivered.wait(lambda a: a[0] == nonce)
+        alice.conn.send("for everyone")
+        await bob.sees("for everyone")
+        await alice.conn.close()
+
+        restarted = Member(resume_secrets=settings())
+        await restarted.join(server.url, "alice")
+        await restarted.historyReceived.wait()
+        assert history(restarted)[-2:] == ["only for bob", "for everyone"]
+        await restarted.conn.close()
+
+        stranger = Member()  # the same name without the secret: public history only
+        await stranger.join(server.url, "alice")
+        await stranger.historyReceived.wait()
+        assert "for everyone" in history(stranger) and "only for bob" not in history(stranger)
+        await close_all(bob, stranger)
+
+    run(scenario())
+
+
 def test_typing_and_leave_reach_the_other_member(run, server):
     async def scenario():
         alice, bob = Member(), Member()

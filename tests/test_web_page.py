@@ -369,6 +369,24 @@ def test_private_messages_reach_only_the_addressee_and_are_marked(run, open_page
     run(scenario())
 
 
+def test_a_reloaded_page_still_sees_its_own_private_messages(run, open_page, server):
+    """The resume secret is kept with the name, so private history survives a reload."""
+    async def scenario():
+        alice, bob = await page_with_peer(open_page, server)
+        page = alice.page
+        await page.locator("#memberList .member", has_text="bob").click()
+        await say(page, "just for you")
+        await expect(page.locator("#log .msg.self.private")).to_have_attribute("data-status", "delivered")
+        await bob.expect("chat", content="just for you")
+        await page.reload()
+        await page.click("#joinBtn")  # name and room are remembered
+        await expect(page.locator("#status")).to_have_class("online")
+        await expect(page.locator("#log .msg.self.private .text")).to_have_text("just for you")
+        await bob.close()
+
+    run(scenario())
+
+
 def test_typing_indicator_both_ways(run, open_page, server):
     async def scenario():
         alice, bob = await page_with_peer(open_page, server)

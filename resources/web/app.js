@@ -9,6 +9,13 @@
   const NEAR_BOTTOM_PX = 48;
   const STORAGE_NAME = "roomchat.name";
   const STORAGE_ROOM = "roomchat.room";
+  const STORAGE_RESUME = "roomchat.resume:"; // + room + newline + lower-case name
+
+  /* The server shows private history only to whoever holds the name's last resume secret:
+     keeping it lets a reloaded page (or a reopened browser) still see its own. */
+  function resumeKey(name, room) {
+    return STORAGE_RESUME + room + "\n" + name.toLowerCase();
+  }
 
   const $ = (id) => document.getElementById(id);
   const el = {
@@ -443,6 +450,7 @@
     localStorage.setItem(STORAGE_NAME, name);
     localStorage.setItem(STORAGE_ROOM, room);
     if (!sameName(name, state.name) || room !== state.room) resetRoomView();
+    if (state.resume === null) state.resume = localStorage.getItem(resumeKey(name, room));
     state.name = name;
     state.room = room;
     state.wantRoom = true;
@@ -470,7 +478,10 @@
   function onWelcome(message) {
     state.joined = true;
     if (typeof message.userId === "string") state.name = message.userId;
-    if (typeof message.resume === "string") state.resume = message.resume;
+    if (typeof message.resume === "string") {
+      state.resume = message.resume;
+      localStorage.setItem(resumeKey(state.name, state.room), message.resume);
+    }
     state.welcomeLastId = typeof message.lastId === "number" ? message.lastId : null;
     connection.markHealthy();
     document.body.classList.add("in-room");

@@ -382,6 +382,7 @@ def test_a_reloaded_page_still_sees_its_own_private_messages(run, open_page, ser
         await page.click("#joinBtn")  # name and room are remembered
         await expect(page.locator("#status")).to_have_class("online")
         await expect(page.locator("#log .msg.self.private .text")).to_have_text("just for you")
+        await page.screenshot(path=str(ARTIFACTS / "web-reloaded-private.png"))
         await bob.close()
 
     run(scenario())

@@ -307,10 +307,7 @@ class WebSocketPeer(asyncio.Protocol):
 
     def _fail(self, code: int, reason: str) -> None:
         """A protocol violation: say why, then stop sending and ignore the rest."""
-        if self.state is PeerState.OPEN:
-            self.chunks = None
-            self.transport.write(_close_frame(code, reason))
-            self._closing()
+        self.close(code, reason)
         self._drain()
 
     def _drain(self) -> None:

@@ -116,8 +116,7 @@ class ChatServer:
         self._hub: Hub | None = None
         self._endpoint: Endpoint | None = None
         self._heartbeat: asyncio.Task | None = None
-        self._per_ip: dict[str, int] = {}
-        self._connections = 0
+        self._per_ip: dict[str, int] = {}  # open websocket connections by address
 
     @property
     def port(self) -> int:
@@ -198,11 +197,11 @@ class ChatServer:
     def respond(self, peer: WebSocketPeer, request: Request) -> Response | None:
         """Refuse a websocket (origin, per-IP limit), or answer HTTP; None admits it."""
         if request.headers.get("Upgrade", "").lower() == "websocket":
+            ip = peer.remote_ip
             refusal = self.origin_policy.refusal(request.headers.get("Origin"), request.headers.get("Host"))
             if refusal is not None:
-                log.warning("refused a websocket from %s: %s", peer.remote_ip, refusal)
+                log.warning("refused a websocket from %s: %s", ip, refusal)
                 return _text_response(http.HTTPStatus.FORBIDDEN, refusal + "\n")
-            ip = peer.remote_ip
             limit = self.config.max_conns_per_ip
             if limit and self._per_ip.get(ip, 0) >= limit:
                 return _text_response(
@@ -216,7 +215,7 @@ class ChatServer:
                     "status": "ok",
                     "version": __version__,
                     "rooms": self._hub.room_count if self._hub else 0,
-                    "connections": self._connections,
+                    "connections": sum(self._per_ip.values()),
                 }
             ).encode()
             return http_response(http.HTTPStatus.OK, body, "application/json")
@@ -231,7 +230,6 @@ class ChatServer:
         peer.bucket = TokenBucket(self.config.rate_limit, self.config.rate_burst)
         peer.ip = ip = peer.remote_ip
         self._per_ip[ip] = self._per_ip.get(ip, 0) + 1
-        self._connections += 1
 
     def received(self, peer: ChatPeer, frame: str | bytes) -> None:
         hub = self._hub
@@ -263,7 +261,6 @@ class ChatServer:
     def closed(self, peer: ChatPeer) -> None:
         assert self._hub is not None
         self._hub.disconnect(peer)
-        self._connections -= 1
         remaining = self._per_ip[peer.ip] - 1
         if remaining:
             self._per_ip[peer.ip] = remaining

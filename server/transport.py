@@ -396,7 +396,7 @@ class WebSocketPeer(asyncio.Protocol):
             if opcode >= OP_CLOSE and (length > 125 or not first & 0x80):
                 self._fail(CloseCode.PROTOCOL_ERROR, "control frame fragmented or too long")
                 return
-            pending = self._fragments
+            pending = self._fragments if opcode < OP_CLOSE else None  # control frames stand alone
             if length + (sum(map(len, pending)) if pending else 0) > max_message:
                 self._fail(CloseCode.MESSAGE_TOO_BIG, f"message over {max_message} bytes")
                 return

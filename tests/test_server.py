@@ -404,6 +404,22 @@ def test_an_oversized_frame_still_arriving_gets_1009_and_a_clean_close(server_th
     assert b"over 65536 bytes" in received
 
 
+def test_a_ping_between_fragments_of_a_message_near_the_limit_is_answered(server_thread):
+    """Only a message's own fragments count towards its 64 KiB, not a control frame among them."""
+    sock = raw_websocket(server_thread.port)
+    message = b'{"type":"ping"' + b" " * (65_500 - 16) + b"}"
+    sock.sendall(client_frame(0x1, message[:65_450], fin=False))
+    sock.sendall(client_frame(0x9, b"p" * 100))
+    sock.sendall(client_frame(0x0, message[65_450:]))
+    received = b""
+    while b'"pong"' not in received:
+        chunk = sock.recv(65536)
+        assert chunk, received[:40]
+        received += chunk
+    sock.close()
+    assert received.startswith(b"\x8a\x64" + b"p" * 100), received[:20]  # the pong frame first
+
+
 def test_a_handshake_that_never_finishes_is_dropped(tmp_path):
     thread = ServerThread(make_config(tmp_path, open_timeout=0.3))
     thread.start()

@@ -70,7 +70,7 @@ class Settings:
 
     @staticmethod
     def _resume_key(url: str, name_key: str, room: str) -> str:
-        identity = "\n".join((url, room, name_key)).encode()
+        identity = f"{url}\n{room}\n{name_key}".encode()
         return "resume/" + hashlib.sha256(identity).hexdigest()[:32]
 
     def resume_secret(self, url: str, name_key: str, room: str) -> str:

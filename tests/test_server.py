@@ -14,11 +14,10 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from conftest import ChatPeer, client_frame, free_port, make_config, raw_websocket, run
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from conftest import ChatPeer, client_frame, free_port, make_config, raw_websocket, run
 from server.thread import ServerThread
-
 
 # v2 -------------------------------------------------------------------------
 

@@ -25,11 +25,37 @@ def default_data_dir() -> Path:
     return Path(user_data_dir("RoomChat", appauthor=False)) / "server"
 
 
+class _OneLineParser(argparse.ArgumentParser):
+    """Bad options end with one line naming the option (argparse adds a usage block) and exit 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _port(text: str) -> int:
+    """0-65535 (0: any free port); the OS would silently wrap 99999 and misread -1."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not a port number (0 to 65535)")
+    return port
+
+
+def _data_dir(text: str) -> Path:
+    path = Path(text)
+    if path.exists() and not path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text} is a file, not a folder")
+    return path
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="roomchat-server", description="RoomChat LAN chat server")
+    parser = _OneLineParser(prog="roomchat-server", description="RoomChat LAN chat server")
     parser.add_argument("--host", default="0.0.0.0", help="address to bind (default 0.0.0.0)")
-    parser.add_argument("--port", type=int, default=8080, help="port for WebSocket and HTTP (default 8080)")
-    parser.add_argument("--data-dir", type=Path, default=None, help="where history is kept")
+    parser.add_argument("--port", type=_port, default=8080,
+                        help="port for WebSocket and HTTP (default 8080; 0 = any free port)")
+    parser.add_argument("--data-dir", type=_data_dir, default=None, help="where history is kept")
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     parser.add_argument("--rate-limit", type=float, default=20.0,
                         help="messages per second per connection, bursts of twice that (0 = off)")

@@ -61,6 +61,11 @@ def notice_text(event: str | None, user: str | None, fallback: str) -> str:
         return QCoreApplication.translate("MessageModel", "%1 joined the room").replace("%1", user)
     if event == "leave" and user:
         return QCoreApplication.translate("MessageModel", "%1 left the room").replace("%1", user)
+    if event == "welcome" and user:  # user: the room; fallback: how many are online
+        return QCoreApplication.translate("MessageModel", "Joined %1 (%2 online)").replace(
+            "%1", user).replace("%2", fallback)
+    if event == "rejoined" and user:
+        return QCoreApplication.translate("MessageModel", "Reconnected to %1").replace("%1", user)
     if event == "truncated":
         return QCoreApplication.translate(
             "MessageModel", "You were away a long time: only the newest 1,000 messages are shown."
@@ -72,7 +77,7 @@ class MessageItem:
     """One row: a chat message (own or other) or a system notice."""
 
     __slots__ = ("id", "sender", "content", "timestamp", "kind", "state", "to", "nonce",
-                 "error", "event")
+                 "error", "event", "refusal")
 
     def __init__(self, *, id: int, sender: str, content: str, timestamp: int, kind: Kind,
                  state: DeliveryState = DeliveryState.DELIVERED, to: str | None = None,
@@ -87,6 +92,8 @@ class MessageItem:
         self.nonce = nonce
         self.error = error
         self.event = event
+        self.refusal: str | None = None
+        """The server's error code when it refused this message (FAILED); None = retry may work."""
 
     @property
     def text(self) -> str:
@@ -148,7 +155,7 @@ class MessageModel(QAbstractListModel):
             return item.nonce
         if role == Role.ERROR:
             return item.error
-        if role == Qt.ItemDataRole.ToolTipRole and item.state is DeliveryState.FAILED:
+        if role == Qt.ItemDataRole.ToolTipRole and item.state is DeliveryState.FAILED and not item.refusal:
             return item.error
         return None
 
@@ -248,6 +255,12 @@ class MessageModel(QAbstractListModel):
         if record.id:
             self._ids.add(record.id)
         self._changed(row)
+
+    def refuse(self, nonce: str, code: str) -> None:
+        """The server refused an own message with ``code`` (fail() follows with the reason)."""
+        item = self._by_nonce.get(nonce)
+        if item is not None:
+            item.refusal = code
 
     def fail(self, nonce: str, reason: str) -> None:
         item = self._by_nonce.get(nonce)

@@ -32,6 +32,7 @@ from desktop.client import (
     ChatConnection,
     ConnectionState,
 )
+from desktop.fonts import even_cjk_weight
 from desktop.host import RoomHost
 from desktop.i18n import LANGUAGES, Translations
 from desktop.models import MessageModel
@@ -110,6 +111,8 @@ QMainWindow, #chatArea { background: #ffffff; }
 #privateChip QLabel { color: #92400e; }
 #privateClose { border: none; color: #92400e; background: transparent; }
 #typingLabel { color: #888888; font-style: italic; font-size: 9pt; }
+#charCounter { color: #888888; font-size: 9pt; }
+#charCounter[over="true"] { color: #e11d48; font-weight: bold; }
 #jumpButton {
     background: #646cff; color: #ffffff; border: none; border-radius: 14px; padding: 6px 14px;
 }
@@ -136,6 +139,7 @@ class MainWindow(QMainWindow):
     def __init__(self, settings: Settings | None = None, translations: Translations | None = None,
                  host_data_dir: Path | None = None, connection_options: dict | None = None) -> None:
         super().__init__()
+        even_cjk_weight()  # before any Chinese text is drawn
         self.settings = settings if settings is not None else Settings()
         self.translations = translations
         self.host_data_dir = host_data_dir
@@ -149,6 +153,8 @@ class MainWindow(QMainWindow):
         self._notified_at = -NOTIFY_EVERY_S
         self._join_label = QT_TRANSLATE_NOOP("MainWindow", "Join room")
         self._closing: asyncio.Task | None = None
+        self._welcome: Notice | None = None  # "Joined room (N online)", shown after the history
+        self._welcomed = False  # joined this room before: a later welcome is a reconnect
         self._tasks: set[asyncio.Task] = set()
         self.setWindowIcon(app_icon())
 
@@ -235,6 +241,7 @@ class MainWindow(QMainWindow):
         c.historyReceived.connect(self._history_received)
         c.pendingAdded.connect(self._pending_added)
         c.messageDelivered.connect(self._delivered)
+        c.messageRefused.connect(self.model.refuse)
         c.messageFailed.connect(self._failed)
         c.noticeReceived.connect(self._notice)
         c.membersChanged.connect(self._members_changed)
@@ -297,6 +304,7 @@ class MainWindow(QMainWindow):
         key = s.key_edit.text() or (self.host.key if self._joining_own_host(server) else None)
         if (name, room) != (self.model.own_name, self.connection.room) or server != self.connection.url:
             self.model.clear()
+            self._welcomed = False
             self._typers = []
             self.composer.set_typers([])
         self.model.own_name = name
@@ -354,6 +362,10 @@ class MainWindow(QMainWindow):
         self.composer.set_enabled(True)
         self.composer.edit.setFocus()
         self._update_title()
+        if self.connection.protocol_version == 2:  # a v1 server sends its own welcome line
+            event = "rejoined" if self._welcomed else "welcome"
+            self._welcome = Notice(str(len(welcome.members)), event, welcome.room)
+            self._welcomed = True
 
     def _error(self, code: str, text: str) -> None:
         known = {
@@ -428,6 +440,9 @@ class MainWindow(QMainWindow):
     def _history_received(self, records) -> None:
         self._flush_incoming()
         self.model.add_records(records)
+        if self._welcome is not None:
+            self.model.add_notice(self._welcome, int(time.time() * 1000))
+            self._welcome = None
 
     def _pending_added(self, nonce: str, record: ChatRecord) -> None:
         self._flush_incoming()

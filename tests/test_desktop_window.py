@@ -358,24 +358,80 @@ def test_unread_count_in_title_while_the_window_is_inactive(run, server_thread, 
     run(scenario())
 
 
-def test_too_long_message_fails_and_click_retries(run, server_thread, windows):
+def test_too_long_message_is_refused_in_the_composer_with_a_counter(run, server_thread, windows):
     alice = windows("alice")
 
     async def scenario():
         fill_and_join(alice, "alice", server_thread.url)
         await until(lambda: online(alice))
-        alice.composer.edit.setPlainText("x" * 4001)
-        QTest.keyClick(alice.composer.edit, Qt.Key.Key_Return)
+        composer, rows = alice.composer, alice.model.rowCount()
+        composer.edit.setPlainText("x" * 3499)
+        assert not composer.counter.isVisible()
+        composer.edit.setPlainText("x" * 3999)
+        assert composer.counter.isVisible() and composer.counter.text() == "3999 / 4000"
+        composer.edit.setPlainText("字" * 4001)  # the server counts characters, not bytes
+        assert composer.counter.text() == "Too long: 4001 / 4000, remove 1"
+        assert composer.counter.property("over") is True
+        assert not composer.send_button.isEnabled()
+        QTest.keyClick(composer.edit, Qt.Key.Key_Return)
+        QTest.mouseClick(composer.send_button, Qt.MouseButton.LeftButton)
+        await asyncio.sleep(0.2)
+        assert alice.model.rowCount() == rows, "nothing was sent"
+        assert composer.edit.toPlainText() == "字" * 4001, "the text stays to be shortened"
+        QTest.keyClick(composer.edit, Qt.Key.Key_End, Qt.KeyboardModifier.ControlModifier)
+        QTest.keyClick(composer.edit, Qt.Key.Key_Backspace)
+        assert composer.send_button.isEnabled() and composer.counter.text() == "4000 / 4000"
+        QTest.keyClick(composer.edit, Qt.Key.Key_Return)
+        await until(lambda: has_delivered(alice, "字" * 4000), what="exactly 4000 characters go")
+        assert not composer.counter.isVisible()
+
+    run(scenario())
+
+
+def test_a_refusal_that_retrying_cannot_fix_offers_no_retry(run, server_thread, windows):
+    alice = windows("alice")
+
+    async def scenario():
+        fill_and_join(alice, "alice", server_thread.url)
+        await until(lambda: online(alice))
+        alice.connection.send("x" * 4001)  # as if the server's limit were lower than ours
         await until(lambda: alice.model.item(alice.model.rowCount() - 1).state is DeliveryState.FAILED)
         row = alice.model.rowCount() - 1
+        item = alice.model.item(row)
+        assert alice.view.bubbles.meta_text(item).endswith("not sent: longer than 4000 characters")
+        assert alice.model.index(row).data(Qt.ItemDataRole.ToolTipRole) is None
+        retries = []
+        alice.view.retryRequested.connect(retries.append)
+        await until(lambda: alice.view.visualRect(alice.model.index(row)).height() > 0)
+        click_bubble(alice, row)
+        assert retries == []
+
+    run(scenario())
+
+
+def click_bubble(window: MainWindow, row: int) -> None:
+    view = window.view
+    rect = view.visualRect(window.model.index(row))
+    bubble = view.bubbles.geometry(window.model.item(row), rect.width()).bubble
+    click = QPoint(int(rect.left() + bubble.center().x()), int(rect.top() + bubble.bottom() - 4))
+    QTest.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, click)
+
+
+def test_failed_message_click_retries(run, server_thread, windows):
+    alice = windows("alice")
+
+    async def scenario():
+        fill_and_join(alice, "alice", server_thread.url)
+        await until(lambda: online(alice))
+        alice.connection.send("psst", to="ghost")  # nobody of that name: no_such_member
+        await until(lambda: alice.model.item(alice.model.rowCount() - 1).state is DeliveryState.FAILED)
+        row = alice.model.rowCount() - 1
+        assert alice.view.bubbles.meta_text(alice.model.item(row)).endswith("not sent — click to retry")
         view = alice.view
         await until(lambda: view.visualRect(alice.model.index(row)).height() > 0)
-        rect = view.visualRect(alice.model.index(row))
-        bubble = view.bubbles.geometry(alice.model.item(row), rect.width()).bubble
         retries = []
         view.retryRequested.connect(retries.append)
-        click = QPoint(int(rect.left() + bubble.center().x()), int(rect.top() + bubble.bottom() - 4))
-        QTest.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, click)
+        click_bubble(alice, row)
         assert retries == [alice.model.item(row).nonce]
         await until(lambda: alice.model.item(alice.model.rowCount() - 1).state is DeliveryState.FAILED)
         assert alice.model.rowCount() == row + 1, "a retry does not add a second bubble"

@@ -28,8 +28,16 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import QStyledItemDelegate
 
 from desktop.models import DeliveryState, Kind, MessageItem, Role
+from desktop.widgets.composer import CONTENT_MAX
 
-__all__ = ["BubbleDelegate", "find_links", "Palette"]
+__all__ = ["BubbleDelegate", "find_links", "Palette", "can_retry"]
+
+FINAL_REFUSALS = frozenset({"too_long", "empty", "bad_message"})
+"""Refusals that sending the same text again can never overcome: no retry is offered."""
+
+
+def can_retry(item: MessageItem) -> bool:
+    return item.state is DeliveryState.FAILED and bool(item.nonce) and item.refusal not in FINAL_REFUSALS
 
 LINK_PATTERN = re.compile(r"https?://[^\s<>\"'\u2028]+", re.IGNORECASE)
 _TRAILING_PUNCTUATION = ".,;:!?)]}'\"。，、！？）"
@@ -160,6 +168,10 @@ class BubbleDelegate(QStyledItemDelegate):
                 parts.append(self.tr("private"))
         if item.state is DeliveryState.PENDING:
             parts.append(self.tr("sending…"))
+        elif item.state is DeliveryState.FAILED and item.refusal == "too_long":
+            parts.append(self.tr("not sent: longer than %1 characters").replace("%1", str(CONTENT_MAX)))
+        elif item.state is DeliveryState.FAILED and item.refusal in FINAL_REFUSALS:
+            parts.append(self.tr("not sent: the server refused it"))
         elif item.state is DeliveryState.FAILED:
             parts.append(self.tr("not sent — click to retry"))
         return " · ".join(p for p in parts if p)
@@ -347,7 +359,7 @@ class BubbleDelegate(QStyledItemDelegate):
         if url is not None:
             QDesktopServices.openUrl(QUrl(url))
             return True
-        if item.state is DeliveryState.FAILED and item.nonce:
+        if can_retry(item):
             local = event.position() - QPointF(option.rect.topLeft())
             if self.geometry(item, option.rect.width()).bubble.contains(local):
                 self.retryRequested.emit(item.nonce)

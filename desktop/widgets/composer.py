@@ -15,9 +15,17 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-__all__ = ["MessageEdit", "Composer", "typing_text"]
+from server.protocol import DEFAULT_LIMITS
+
+__all__ = ["MessageEdit", "Composer", "typing_text", "COUNTER_FROM"]
 
 MAX_LINES = 5
+
+CONTENT_MAX = DEFAULT_LIMITS.content_max
+"""The server refuses longer messages (characters = code points, as the server counts)."""
+
+COUNTER_FROM = CONTENT_MAX - 500
+"""The character counter appears once a message is this long."""
 
 
 class MessageEdit(QPlainTextEdit):
@@ -112,10 +120,17 @@ class Composer(QWidget):
         self.send_button.clicked.connect(self.submit)
         self.send_button.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
 
+        self.counter = QLabel(self)
+        self.counter.setObjectName("charCounter")
+        self.counter.setTextFormat(Qt.TextFormat.PlainText)
+        self.counter.hide()
+        self.edit.textChanged.connect(self._update_counter)
+
         chips = QHBoxLayout()
         chips.setContentsMargins(0, 0, 0, 0)
         chips.addWidget(self.private_chip)
         chips.addWidget(self.typing_label, 1)
+        chips.addWidget(self.counter)
         row = QHBoxLayout()
         row.setContentsMargins(0, 0, 0, 0)
         row.setSpacing(8)
@@ -151,11 +166,31 @@ class Composer(QWidget):
 
     def set_enabled(self, enabled: bool) -> None:
         self.edit.setEnabled(enabled)
-        self.send_button.setEnabled(enabled)
+        self.send_button.setEnabled(enabled and not self.too_long)
+
+    @property
+    def too_long(self) -> bool:
+        return len(self.edit.toPlainText()) > CONTENT_MAX
+
+    def _update_counter(self) -> None:
+        """Show "3,612 / 4,000" near the limit; over it, say how much to cut (Send is off)."""
+        length = len(self.edit.toPlainText())
+        over = length > CONTENT_MAX
+        self.counter.setVisible(length >= COUNTER_FROM)
+        self.counter.setProperty("over", over)
+        if over:
+            self.counter.setText(self.tr("Too long: %1 / %2, remove %3").replace("%1", str(length))
+                                 .replace("%2", str(CONTENT_MAX)).replace("%3", str(length - CONTENT_MAX)))
+        else:
+            self.counter.setText(f"{length} / {CONTENT_MAX}")
+        self.counter.style().unpolish(self.counter)
+        self.counter.style().polish(self.counter)
+        self.send_button.setEnabled(self.edit.isEnabled() and not over)
 
     def submit(self) -> None:
+        """Send what is typed; a message over the limit stays in the box (the counter says why)."""
         text = self.edit.toPlainText()
-        if not text.strip() or not self.edit.isEnabled():
+        if not text.strip() or not self.edit.isEnabled() or self.too_long:
             return
         self.sendRequested.emit(text, self._private_to)
         self.edit.clear()
@@ -167,6 +202,7 @@ class Composer(QWidget):
         if self._private_to is not None:
             self.private_label.setText(self.tr("Private to %1").replace("%1", self._private_to))
         self.typing_label.setText(typing_text(self._typers))
+        self._update_counter()
 
     def changeEvent(self, event) -> None:  # noqa: N802
         if event.type() == QEvent.Type.LanguageChange:

@@ -18,8 +18,8 @@ from PySide6.QtCore import QEvent, QModelIndex, QRect, Qt, QTimer, Signal
 from PySide6.QtGui import QGuiApplication, QPainter, QRegion
 from PySide6.QtWidgets import QAbstractItemView, QMenu, QPushButton, QStyleOptionViewItem
 
-from desktop.models import DeliveryState, MessageModel, Role
-from desktop.widgets.bubbles import BubbleDelegate
+from desktop.models import MessageModel, Role
+from desktop.widgets.bubbles import BubbleDelegate, can_retry
 
 __all__ = ["MessageView"]
 
@@ -335,7 +335,7 @@ class MessageView(QAbstractItemView):
         menu = QMenu(self)
         copy = menu.addAction(self.tr("Copy text"))
         copy.triggered.connect(lambda: QGuiApplication.clipboard().setText(item.text))
-        if item.state is DeliveryState.FAILED and item.nonce:
+        if can_retry(item):
             retry = menu.addAction(self.tr("Retry sending"))
             retry.triggered.connect(lambda: self.retryRequested.emit(item.nonce))
         menu.popup(event.globalPos())

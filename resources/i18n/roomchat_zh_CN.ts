@@ -4,22 +4,32 @@
 <context>
     <name>BubbleDelegate</name>
     <message>
-        <location filename="../../desktop/widgets/bubbles.py" line="158"/>
+        <location filename="../../desktop/widgets/bubbles.py" line="166"/>
         <source>private to %1</source>
         <translation>私信给 %1</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/bubbles.py" line="160"/>
+        <location filename="../../desktop/widgets/bubbles.py" line="168"/>
         <source>private</source>
         <translation>私信</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/bubbles.py" line="162"/>
+        <location filename="../../desktop/widgets/bubbles.py" line="170"/>
         <source>sending…</source>
         <translation>发送中…</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/bubbles.py" line="164"/>
+        <location filename="../../desktop/widgets/bubbles.py" line="172"/>
+        <source>not sent: longer than %1 characters</source>
+        <translation>未发送:超过 %1 个字符</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/widgets/bubbles.py" line="174"/>
+        <source>not sent: the server refused it</source>
+        <translation>未发送:服务器拒绝了这条消息</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/widgets/bubbles.py" line="176"/>
         <source>not sent — click to retry</source>
         <translation>未发送 — 点击重试</translation>
     </message>
@@ -27,38 +37,43 @@
 <context>
     <name>Composer</name>
     <message>
-        <location filename="../../desktop/widgets/composer.py" line="64"/>
+        <location filename="../../desktop/widgets/composer.py" line="72"/>
         <source>%1 is typing…</source>
         <translation>%1 正在输入…</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/composer.py" line="66"/>
+        <location filename="../../desktop/widgets/composer.py" line="74"/>
         <source>%1 and %2 are typing…</source>
         <translation>%1 和 %2 正在输入…</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/composer.py" line="67"/>
+        <location filename="../../desktop/widgets/composer.py" line="75"/>
         <source>Several people are typing…</source>
         <translation>好几个人正在输入…</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/composer.py" line="137"/>
-        <location filename="../../desktop/widgets/composer.py" line="168"/>
+        <location filename="../../desktop/widgets/composer.py" line="152"/>
+        <location filename="../../desktop/widgets/composer.py" line="203"/>
         <source>Private to %1</source>
         <translation>私信给 %1</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/composer.py" line="164"/>
+        <location filename="../../desktop/widgets/composer.py" line="182"/>
+        <source>Too long: %1 / %2, remove %3</source>
+        <translation>太长了:%1 / %2,请删去 %3 个字符</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/widgets/composer.py" line="199"/>
         <source>Type a message…  (Enter sends, Shift+Enter: new line)</source>
         <translation>输入消息…（Enter 发送，Shift+Enter 换行）</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/composer.py" line="165"/>
+        <location filename="../../desktop/widgets/composer.py" line="200"/>
         <source>Send</source>
         <translation>发送</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/composer.py" line="166"/>
+        <location filename="../../desktop/widgets/composer.py" line="201"/>
         <source>Send to everyone again</source>
         <translation>改回发给所有人</translation>
     </message>
@@ -117,17 +132,17 @@
 <context>
     <name>MainWindow</name>
     <message>
-        <location filename="../../desktop/window.py" line="366"/>
+        <location filename="../../desktop/window.py" line="376"/>
         <source>The server&apos;s certificate is not trusted yet</source>
         <translation>服务器的证书尚未被信任</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="367"/>
+        <location filename="../../desktop/window.py" line="377"/>
         <source>The server&apos;s certificate has changed</source>
         <translation>服务器的证书已更改</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="384"/>
+        <location filename="../../desktop/window.py" line="394"/>
         <source>This server now presents a different certificate. Someone may be listening in, or the host made a new one.
 
 SHA-256: %1
@@ -140,7 +155,7 @@ SHA-256：%1
 信任新的证书吗？</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="388"/>
+        <location filename="../../desktop/window.py" line="398"/>
         <source>Compare this fingerprint with the one the host shows.
 
 SHA-256: %1
@@ -153,144 +168,144 @@ SHA-256：%1
 信任此服务器吗？</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="391"/>
+        <location filename="../../desktop/window.py" line="401"/>
         <source>Server certificate</source>
         <translation>服务器证书</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="146"/>
+        <location filename="../../desktop/window.py" line="148"/>
         <source>Not connected</source>
         <translation>未连接</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="150"/>
-        <location filename="../../desktop/window.py" line="321"/>
-        <location filename="../../desktop/window.py" line="325"/>
+        <location filename="../../desktop/window.py" line="152"/>
+        <location filename="../../desktop/window.py" line="327"/>
+        <location filename="../../desktop/window.py" line="331"/>
         <source>Join room</source>
         <translation>加入房间</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="289"/>
+        <location filename="../../desktop/window.py" line="294"/>
         <source>Enter a name first</source>
         <translation>请先输入用户名</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="293"/>
+        <location filename="../../desktop/window.py" line="298"/>
         <source>Enter a room</source>
         <translation>请输入房间号</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="322"/>
+        <location filename="../../desktop/window.py" line="328"/>
         <source>Joining…</source>
         <translation>正在加入…</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="323"/>
+        <location filename="../../desktop/window.py" line="329"/>
         <source>Joined</source>
         <translation>已加入</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="324"/>
+        <location filename="../../desktop/window.py" line="330"/>
         <source>Reconnecting...</source>
         <translation>正在重连...</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="336"/>
+        <location filename="../../desktop/window.py" line="342"/>
         <source>Online in %1</source>
         <translation>已在房间「%1」在线</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="338"/>
+        <location filename="../../desktop/window.py" line="344"/>
         <source>Connecting…</source>
         <translation>正在连接…</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="340"/>
+        <location filename="../../desktop/window.py" line="346"/>
         <source>Reconnecting: %1</source>
         <translation>正在重连：%1</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="342"/>
+        <location filename="../../desktop/window.py" line="348"/>
         <source>Gave up reconnecting: %1</source>
         <translation>已停止重连：%1</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="344"/>
+        <location filename="../../desktop/window.py" line="350"/>
         <source>Offline: %1</source>
         <translation>离线：%1</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="347"/>
+        <location filename="../../desktop/window.py" line="353"/>
         <source>Connection lost; retry %1 in %2 s</source>
         <translation>连接已断开，%2 秒后第 %1 次重试</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="360"/>
+        <location filename="../../desktop/window.py" line="370"/>
         <source>That name is already taken in this room</source>
         <translation>这个名字在本房间已被占用</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="361"/>
+        <location filename="../../desktop/window.py" line="371"/>
         <source>That name cannot be used</source>
         <translation>不能使用这个名字</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="362"/>
+        <location filename="../../desktop/window.py" line="372"/>
         <source>That room name cannot be used</source>
         <translation>不能使用这个房间名</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="363"/>
+        <location filename="../../desktop/window.py" line="373"/>
         <source>This room needs the right key</source>
         <translation>这个房间需要正确的密钥</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="364"/>
+        <location filename="../../desktop/window.py" line="374"/>
         <source>The server cannot store messages right now</source>
         <translation>服务器暂时无法保存消息</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="365"/>
+        <location filename="../../desktop/window.py" line="375"/>
         <source>Not a valid server address</source>
         <translation>服务器地址无效</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="494"/>
+        <location filename="../../desktop/window.py" line="507"/>
         <source>Private message from %1</source>
         <translation>来自 %1 的私信</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="494"/>
+        <location filename="../../desktop/window.py" line="507"/>
         <source>%1 in RoomChat</source>
         <translation>%1 发来新消息</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="544"/>
+        <location filename="../../desktop/window.py" line="557"/>
         <source>Hosting on port %1: enter your name and join</source>
         <translation>正在端口 %1 上主持：请输入用户名并加入</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="555"/>
+        <location filename="../../desktop/window.py" line="568"/>
         <source>Port %1 is in use by another program.</source>
         <translation>端口 %1 已被其他程序占用。</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="558"/>
+        <location filename="../../desktop/window.py" line="571"/>
         <source>Could not host: %1</source>
         <translation>无法主持房间：%1</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="571"/>
+        <location filename="../../desktop/window.py" line="584"/>
         <source>&amp;Language</source>
         <translation>语言(&amp;L)</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="572"/>
+        <location filename="../../desktop/window.py" line="585"/>
         <source>No server yet — host a room on this computer?</source>
         <translation>还没有服务器 — 要在这台电脑上主持一个房间吗？</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="573"/>
+        <location filename="../../desktop/window.py" line="586"/>
         <source>Host a room</source>
         <translation>主持房间</translation>
     </message>
@@ -309,6 +324,16 @@ SHA-256：%1
     </message>
     <message>
         <location filename="../../desktop/models.py" line="65"/>
+        <source>Joined %1 (%2 online)</source>
+        <translation>已加入房间「%1」,当前 %2 人在线</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/models.py" line="68"/>
+        <source>Reconnected to %1</source>
+        <translation>已重新连接到「%1」</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/models.py" line="70"/>
         <source>You were away a long time: only the newest 1,000 messages are shown.</source>
         <translation>你离开太久了:只显示最新的 1000 条消息。</translation>
     </message>

@@ -26,7 +26,7 @@
     log: $("log"), outbox: $("outbox"),
     newMessages: $("newMessages"), typing: $("typing"), privateBar: $("privateBar"),
     privateLabel: $("privateLabel"), cancelPrivate: $("cancelPrivate"), composer: $("composer"),
-    msgInput: $("msgInput"), sendBtn: $("sendBtn"),
+    msgInput: $("msgInput"), sendBtn: $("sendBtn"), charCounter: $("charCounter"),
   };
 
   const state = {
@@ -118,6 +118,7 @@
       item.placeholder = t(item.dataset.i18nPlaceholder);
     }
     el.msgInput.title = t("composerHint");
+    renderCounter(el.charCounter, el.msgInput.value);
     setStatus("idle", t("statusIdle"));
     updateComposer();
   }
@@ -271,13 +272,14 @@
 
   function sendMessage() {
     const content = el.msgInput.value;
-    if (!content.trim() || !state.wantRoom) return;
+    if (!content.trim() || !state.wantRoom || renderCounter(el.charCounter, content)) return;
     const item = { content, to: state.privateTo, status: "queued", nonce: null };
     item.node = chatBubble({ from: state.name, content, to: item.to, own: true });
     state.outbox.push(item);
     el.outbox.append(item.node);
     transmit(item);
     el.msgInput.value = "";
+    renderCounter(el.charCounter, "");
     autosize();
     stopTyping();
     scrollToBottom();
@@ -297,12 +299,12 @@
     item.node.querySelector(".msg-error")?.remove();
     const box = node("div", "msg-error");
     box.append(node("span", "", t("failedPrefix") + errorText(code)));
-    const retry = node("button", "retry", t("retry"));
-    retry.type = "button";
-    retry.addEventListener("click", () => {
-      transmit(item);
-    });
-    box.append(retry);
+    if (!FINAL_REFUSALS.has(code)) {
+      const retry = node("button", "retry", t("retry"));
+      retry.type = "button";
+      retry.addEventListener("click", () => transmit(item));
+      box.append(retry);
+    }
     item.node.append(box);
   }
 
@@ -310,6 +312,7 @@
 
   function onComposerInput() {
     autosize();
+    el.sendBtn.disabled = !state.wantRoom || renderCounter(el.charCounter, el.msgInput.value);
     if (!state.joined) return;
     if (!el.msgInput.value.trim()) {
       stopTyping();
@@ -562,7 +565,7 @@
   function updateComposer() {
     const usable = state.wantRoom;
     el.msgInput.disabled = !usable;
-    el.sendBtn.disabled = !usable;
+    el.sendBtn.disabled = !usable || characterCount(el.msgInput.value) > CONTENT_MAX;
     el.msgInput.placeholder = state.wantRoom && !state.joined ? t("messagePlaceholderOffline")
       : t("messagePlaceholder");
   }

@@ -1,0 +1,110 @@
+"""The rough edges a newcomer hit in the desktop app (issue 14), driven like a person would."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from PySide6.QtCore import Qt  # noqa: E402
+from PySide6.QtTest import QTest  # noqa: E402
+from test_desktop_window import (  # noqa: E402,F401 (windows is a fixture)
+    contents,
+    fill_and_join,
+    online,
+    type_and_enter,
+    until,
+    windows,
+)
+
+from conftest import ChatPeer, free_port, make_config  # noqa: E402
+from desktop.i18n import Translations  # noqa: E402
+from desktop.models import Kind  # noqa: E402
+from server.protocol import ChatRecord  # noqa: E402
+from server.thread import ServerThread  # noqa: E402
+
+
+def notices(window) -> list[str]:
+    return [item.text for item in window.model.items() if item.kind is Kind.SYSTEM]
+
+
+def test_join_is_confirmed_in_the_chat_area_in_both_languages(run, server_thread, windows, qapp):
+    translations = Translations(qapp)
+    alice = windows("alice", translations)
+
+    async def scenario():
+        bob = await ChatPeer.open(server_thread.url)
+        await bob.join("bob", "room-1")
+        await bob.send(type="chat", content="earlier message")
+        await bob.expect("chat")
+        fill_and_join(alice, "alice", server_thread.url)
+        await until(lambda: "Joined room-1 (2 online)" in notices(alice), what="join confirmation")
+        texts = [item.text for item in alice.model.items()]
+        assert texts.index("earlier message") < texts.index("Joined room-1 (2 online)"), \
+            "the confirmation follows the history, like a line saying 'you are here now'"
+        alice.set_language("zh_CN")
+        await until(lambda: "已加入房间「room-1」,当前 2 人在线" in notices(alice), what="Chinese")
+        alice.set_language("en")
+        await bob.close()
+
+    try:
+        run(scenario())
+    finally:
+        translations.apply("en")
+
+
+def test_empty_room_is_not_blank_after_joining(run, server_thread, windows):
+    alice = windows("alice")
+
+    async def scenario():
+        fill_and_join(alice, "alice", server_thread.url, room="lonely")
+        await until(lambda: notices(alice) == ["Joined lonely (1 online)"], what="confirmation")
+        assert contents(alice, Kind.OTHER) == []
+
+    run(scenario())
+
+
+def test_a_reconnect_says_reconnected_not_joined_again(run, windows, tmp_path):
+    config = make_config(tmp_path / "data", port=free_port())
+    server = ServerThread(config)
+    server.start()
+    alice = windows("alice")
+
+    async def scenario():
+        nonlocal server
+        fill_and_join(alice, "alice", server.url)
+        await until(lambda: notices(alice) == ["Joined room-1 (1 online)"])
+        await asyncio.get_running_loop().run_in_executor(None, server.stop)
+        await until(lambda: not online(alice), what="offline")
+        server = ServerThread(config)
+        await asyncio.get_running_loop().run_in_executor(None, server.start)
+        await until(lambda: online(alice) and "Reconnected to room-1" in notices(alice), what="back")
+        assert notices(alice).count("Joined room-1 (1 online)") == 1
+
+    try:
+        run(scenario())
+    finally:
+        server.stop()
+
+
+def test_counter_and_refusal_reason_in_chinese(windows, qapp, artifacts):
+    translations = Translations(qapp)
+    window = windows("zh", translations)
+    try:
+        window.set_language("zh_CN")
+        composer = window.composer
+        composer.set_enabled(True)
+        composer.edit.setPlainText("字" * 4001)
+        assert composer.counter.text() == "太长了:4001 / 4000,请删去 1 个字符"
+        assert not composer.send_button.isEnabled()
+        window.resize(1000, 680)
+        window.grab().save(str(artifacts / "desktop-counter-zh.png"))
+        window.model.own_name = "alice"
+        window.connection.pendingAdded.emit("n1", ChatRecord(0, "room-1", "alice", "x", 0, nonce="n1"))
+        window.connection.messageRefused.emit("n1", "too_long")
+        window.connection.messageFailed.emit("n1", "the message is longer than 4000 characters")
+        item = window.model.item(window.model.rowCount() - 1)
+        assert window.view.bubbles.meta_text(item).endswith("未发送:超过 4000 个字符")
+    finally:
+        translations.apply("en")

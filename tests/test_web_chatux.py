@@ -1,0 +1,68 @@
+"""The browser page's side of issue 14 (newcomer's rough edges), in headless Chromium."""
+
+from __future__ import annotations
+
+from conftest import ARTIFACTS, ChatPeer
+from playwright.async_api import expect
+from test_web_page import (  # noqa: F401 (fixtures)
+    artifacts_dir,
+    browser,
+    join,
+    loop,
+    open_page,
+    page_with_peer,
+    run,
+    say,
+    server,
+)
+
+
+def test_counter_near_the_limit_and_refusal_before_sending(run, open_page, server):
+    async def scenario():
+        for locale, over_text in (("en-US", "Too long: 4001 / 4000, remove 1"),
+                                  ("zh-CN", "太长了:4001 / 4000,请删去 1 个字符")):
+            seen = await open_page(locale=locale)
+            page = seen.page
+            await join(page, "alice" + locale[:2])
+            counter = page.locator("#charCounter")
+            await page.fill("#msgInput", "x" * 3499)
+            await expect(counter).to_be_hidden()
+            await page.fill("#msgInput", "x" * 3999)
+            await expect(counter).to_have_text("3999 / 4000")
+            await page.fill("#msgInput", "😀" * 4001)  # 8002 UTF-16 units, 4001 characters
+            await expect(counter).to_have_text(over_text)
+            await expect(counter).to_have_class("over")
+            await expect(page.locator("#sendBtn")).to_be_disabled()
+            await page.press("#msgInput", "Enter")
+            await page.wait_for_timeout(200)
+            assert [f for f in seen.sent_frames if f.get("type") == "chat"] == [], "nothing sent"
+            await expect(page.locator("#outbox .msg")).to_have_count(0)
+            await page.screenshot(path=str(ARTIFACTS / f"web-counter-{locale[:2]}.png"))
+            await page.press("#msgInput", "End")
+            await page.press("#msgInput", "Backspace")
+            await expect(counter).to_have_text("4000 / 4000")
+            await page.press("#msgInput", "Enter")
+            await expect(page.locator("#log .msg.self")).to_have_count(1)
+            await expect(counter).to_be_hidden()
+
+    run(scenario())
+
+
+def test_a_final_refusal_offers_no_useless_retry(run, open_page, server):
+    async def scenario():
+        seen = await open_page(locale="zh-CN")
+        page = seen.page
+        await join(page, "alice")
+        # As if the server's limit were lower than the page's: it refuses with too_long.
+        await page.evaluate("""() => { window.__realSend = WebSocket.prototype.send;
+            WebSocket.prototype.send = function (data) {
+              const frame = JSON.parse(data);
+              if (frame.type === 'chat') frame.content = 'y'.repeat(4001);
+              return window.__realSend.call(this, JSON.stringify(frame)); }; }""")
+        await say(page, "short")
+        failed = page.locator("#outbox .msg.failed")
+        await expect(failed).to_have_count(1)
+        await expect(failed.locator(".msg-error")).to_contain_text("消息太长(最多 4000 个字符)")
+        await expect(failed.locator("button.retry")).to_have_count(0)
+
+    run(scenario())

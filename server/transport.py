@@ -11,6 +11,11 @@ extensions), because a chat server's messages are small and many:
   event-loop turn, so 30 messages to one member cost one system call, not 30;
 * a connection whose unsent bytes pass ``max_buffer`` (it stopped reading) is closed
   with 1008 instead of buffering without bound; it resumes later with ``since``;
+* the work one peer can cause per event-loop turn is bounded whatever it sends: after
+  ``TURN_BUDGET`` of parsing it stops reading until the loop has served the others, incomplete
+  input is appended in place and parsed only once it can complete a frame (or, in the
+  handshake, searched only where it is new), and a message's size and fragment count are
+  running totals with their own limits;
 * timeouts (opening handshake, silence, closing handshake) are enforced by one sweep over
   all connections, not a timer per connection.
 """
@@ -44,6 +49,20 @@ log = logging.getLogger(__name__)
 MAX_REQUEST = 16 * 1024
 """Longest opening-handshake request (request line and headers) accepted."""
 
+MAX_FRAGMENTS = 4096
+"""Most frames one message may arrive in; beyond, 1009 (empty continuations are not free)."""
+
+TURN_BUDGET = 256 * 1024
+"""Parsing one peer may cause before it waits a loop turn: payload bytes plus FRAME_COST a frame.
+
+Per peer, not per read: uvloop reads a busy socket up to 32 times in one turn."""
+
+FRAME_COST = 1024
+"""What a frame costs against TURN_BUDGET besides its payload (256 empty frames use it up)."""
+
+MAX_CLOSE_REASON = 123
+"""Bytes of a close frame's reason (125 minus the code), cut on a UTF-8 character boundary."""
+
 CLOSE_TOO_SLOW = 1008
 
 OP_CONT, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
@@ -73,7 +92,10 @@ def text_frame(text: str) -> bytes:
 
 
 def _close_frame(code: int, reason: str) -> bytes:
-    return _frame(OP_CLOSE, struct.pack("!H", code) + reason.encode()[:123])
+    raw = reason.encode()
+    if len(raw) > MAX_CLOSE_REASON:  # a cut inside a character would make the peer fail with 1007
+        raw = raw[:MAX_CLOSE_REASON].decode(errors="ignore").encode()
+    return _frame(OP_CLOSE, struct.pack("!H", code) + raw)
 
 
 def http_response(status: http.HTTPStatus, body: bytes, content_type: str) -> Response:
@@ -182,8 +204,9 @@ class Endpoint:
         """Enforce every timeout in one pass (called periodically by the server's heartbeat).
 
         Handshakes slower than ``open_timeout`` and closings slower than ``close_timeout``
-        are aborted; an open connection quiet for ``ping_interval`` gets a ping, and one
-        silent for ``ping_interval + ping_timeout`` is closed with 1011 and aborted.
+        are aborted; an open connection quiet for ``ping_interval`` gets one ping (not one
+        per sweep), and one silent for ``ping_interval + ping_timeout`` is closed with 1011
+        and aborted.
         """
         now = self.loop.time()
         for peer in list(self.peers):
@@ -194,8 +217,9 @@ class Endpoint:
                     if quiet > ping_interval + ping_timeout:
                         peer.close(CloseCode.INTERNAL_ERROR, "no answer to ping")
                         peer.transport.abort()
-                    elif quiet > ping_interval:
+                    elif quiet > ping_interval and peer.pinged != peer.heard:
                         peer.transport.write(_PING)
+                        peer.pinged = peer.heard  # until it is heard from again
                 elif quiet > (self.open_timeout if state is PeerState.CONNECTING else self.close_timeout):
                     peer.transport.abort()
             except Exception:  # one broken connection must not stop the sweep for all
@@ -233,8 +257,9 @@ class WebSocketPeer(asyncio.Protocol):
     """
 
     __slots__ = (
-        "endpoint", "transport", "state", "heard", "subprotocol", "chunks", "history_allowance",
-        "_buffer", "_fragments", "_fragment_opcode",
+        "endpoint", "transport", "state", "heard", "pinged", "subprotocol", "chunks",
+        "history_allowance", "_buffer", "_need", "_budget", "_fragments", "_fragment_size",
+        "_fragment_opcode",
     )
 
     def __init__(self, endpoint: Endpoint) -> None:
@@ -242,11 +267,15 @@ class WebSocketPeer(asyncio.Protocol):
         self.transport: asyncio.Transport = None  # type: ignore[assignment]  # set by connection_made
         self.state = PeerState.CONNECTING
         self.heard = endpoint.loop.time()  # last sign of life (or state change) for the sweep
+        self.pinged = 0.0  # the ``heard`` our last ping was sent after: one ping per silence
         self.subprotocol: str | None = None
         self.chunks: list[bytes] | None = None  # frames owed, written at the end of the turn
         self.history_allowance = 0  # bytes of join history the slow-member bound lets pass
-        self._buffer = b""  # bytes of an incomplete request or frame
+        self._buffer: bytearray | bytes = b""  # an incomplete request or frame, grown in place
+        self._need = 0  # bytes the buffer must hold before parsing it can make progress
+        self._budget = TURN_BUDGET  # parsing left before this peer yields a loop turn
         self._fragments: list[bytes] | None = None
+        self._fragment_size = 0  # bytes in _fragments, kept as a running total
         self._fragment_opcode = OP_TEXT
 
     @property
@@ -280,11 +309,16 @@ class WebSocketPeer(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self.heard = self.endpoint.loop.time()
-        if self._buffer:
-            data = self._buffer + data
-            self._buffer = b""
+        searched = 0
+        buffer = self._buffer
+        if buffer or self._need:
+            searched = len(buffer)
+            buffer += data  # a bytearray: appended in place, not copied per chunk
+            if len(buffer) < self._need:
+                return
+            data, self._buffer = buffer, b""
         if self.state is PeerState.CONNECTING:
-            self._handshake(data)
+            self._handshake(data, searched)
         elif self.state is PeerState.OPEN or self.state is PeerState.CLOSING:
             self._frames(data)
 
@@ -324,17 +358,18 @@ class WebSocketPeer(asyncio.Protocol):
         else:  # TLS: no half-close
             self.transport.close()
 
-    def _handshake(self, data: bytes) -> None:
-        end = data.find(b"\r\n\r\n")
+    def _handshake(self, data: bytes | bytearray, searched: int) -> None:
+        """Answer the opening request once complete; ``data[:searched]`` is known to lack its end."""
+        end = data.find(b"\r\n\r\n", max(0, searched - 3))
         if end < 0:
             if len(data) > MAX_REQUEST:
                 self._refuse(http.HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, "request too large\n")
             else:
-                self._buffer = data
+                self._keep(data, 0, 0)
             return
         endpoint = self.endpoint
         handshake = ServerProtocol(max_size=endpoint.max_message)
-        handshake.receive_data(data[: end + 4])
+        handshake.receive_data(bytes(data[: end + 4]))
         events = handshake.events_received()
         if not events:  # not a valid request: websockets has queued its answer (or just EOF)
             self._write_and_close(handshake)
@@ -370,8 +405,17 @@ class WebSocketPeer(asyncio.Protocol):
         self.transport.write(b"".join(handshake.data_to_send()))
         self._drain()
 
-    def _frames(self, data: bytes) -> None:
-        """Parse every complete frame in ``data``; keep an incomplete one for next time."""
+    def _keep(self, data: bytes | bytearray, pos: int, need: int) -> None:
+        """Keep ``data[pos:]`` for later; parsing resumes once the buffer holds ``need`` bytes."""
+        if isinstance(data, bytearray):  # the buffer itself: trimmed in place, never copied whole
+            del data[:pos]
+            self._buffer = data
+        else:
+            self._buffer = bytearray(memoryview(data)[pos:])
+        self._need = need
+
+    def _frames(self, data: bytes | bytearray) -> None:
+        """Parse the complete frames in ``data`` within this turn's budget; keep the rest."""
         size = len(data)
         pos = 0
         max_message = self.endpoint.max_message
@@ -381,12 +425,14 @@ class WebSocketPeer(asyncio.Protocol):
             start = pos + 2
             if length == 126:
                 if size - pos < 4:
-                    break
+                    self._keep(data, pos, 4)
+                    return
                 length = int.from_bytes(data[start : start + 2], "big")
                 start += 2
             elif length == 127:
                 if size - pos < 10:
-                    break
+                    self._keep(data, pos, 10)
+                    return
                 length = int.from_bytes(data[start : start + 8], "big")
                 start += 8
             if first & 0x70 or not second & 0x80:
@@ -396,20 +442,45 @@ class WebSocketPeer(asyncio.Protocol):
             if opcode >= OP_CLOSE and (length > 125 or not first & 0x80):
                 self._fail(CloseCode.PROTOCOL_ERROR, "control frame fragmented or too long")
                 return
-            pending = self._fragments if opcode < OP_CLOSE else None  # control frames stand alone
-            if length + (sum(map(len, pending)) if pending else 0) > max_message:
+            if opcode < OP_CLOSE and self._fragments is not None:  # control frames stand alone
+                if len(self._fragments) >= MAX_FRAGMENTS:
+                    self._fail(CloseCode.MESSAGE_TOO_BIG, f"message in over {MAX_FRAGMENTS} fragments")
+                    return
+                total = self._fragment_size + length
+            else:
+                total = length
+            if total > max_message:
                 self._fail(CloseCode.MESSAGE_TOO_BIG, f"message over {max_message} bytes")
                 return
             end = start + 4 + length
             if size < end:
-                break
+                self._keep(data, pos, end - pos)
+                return
             payload = apply_mask(data[start + 4 : end], data[start : start + 4]) if length else b""
             pos = end
             self._frame(opcode, bool(first & 0x80), payload)
             if self.state is PeerState.DRAINING or self.transport.is_closing():
                 return  # failed, or the closing handshake is done
+            self._budget -= length + FRAME_COST
+            if self._budget <= 0:
+                self._pause(data, pos)
+                return
         if pos < size:
-            self._buffer = data[pos:]
+            self._keep(data, pos, 2)
+
+    def _pause(self, data: bytes | bytearray, pos: int) -> None:
+        """Enough for this turn: stop reading, let the loop serve the others, go on next turn."""
+        self._keep(data, pos, 1 << 62)  # anything arriving meanwhile is only appended
+        self.transport.pause_reading()
+        self.endpoint.loop.call_soon(self._resume)
+
+    def _resume(self) -> None:
+        data, self._buffer, self._need, self._budget = self._buffer, b"", 0, TURN_BUDGET
+        state = self.state
+        if state is not PeerState.OPEN and state is not PeerState.CLOSING or self.transport.is_closing():
+            return
+        self.transport.resume_reading()
+        self._frames(data)
 
     def _frame(self, opcode: int, fin: bool, payload: bytes) -> None:
         if opcode == OP_TEXT or opcode == OP_BINARY:
@@ -419,24 +490,33 @@ class WebSocketPeer(asyncio.Protocol):
                 self._message(opcode, payload)
             else:
                 self._fragments, self._fragment_opcode = [payload], opcode
+                self._fragment_size = len(payload)
         elif opcode == OP_CONT:
             if self._fragments is None:
                 self._fail(CloseCode.PROTOCOL_ERROR, "unexpected continuation frame")
             elif fin:
-                payload = b"".join(self._fragments) + payload
+                self._fragments.append(payload)
+                payload = b"".join(self._fragments)
                 self._fragments = None
                 self._message(self._fragment_opcode, payload)
             else:
                 self._fragments.append(payload)
+                self._fragment_size += len(payload)
         elif opcode == OP_PING:
-            if self.state is PeerState.OPEN:
-                self.transport.write(_frame(OP_PONG, payload))
+            self._pong(payload)
         elif opcode == OP_PONG:
             pass  # data_received already noted the sign of life
         elif opcode == OP_CLOSE:
             self._peer_closed(payload)
         else:
             self._fail(CloseCode.PROTOCOL_ERROR, f"unknown opcode {opcode}")
+
+    def _pong(self, payload: bytes) -> None:
+        """Answer a ping, also after our close frame (RFC 6455 5.5.2: until the peer's close)."""
+        transport = self.transport
+        transport.write(_frame(OP_PONG, payload))
+        if transport.get_write_buffer_size() > self.endpoint.max_buffer + self.history_allowance:
+            transport.abort()  # it pings but never reads: its pongs must not pile up here
 
     def _message(self, opcode: int, payload: bytes) -> None:
         if self.state is not PeerState.OPEN:

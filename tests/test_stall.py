@@ -1,0 +1,89 @@
+"""The stall harness: no input from one client may make the server keep another waiting.
+
+Every adversary in tests/adversaries.py attacks a real headless server (its own process)
+while a watcher (another process) pings it every 5 ms; the worst round trip, from before
+the attack starts until the server has answered it, must stay under 50 ms. New inputs are
+added to tests/adversaries.py with ``@adversary`` and run here by themselves.
+
+The worst round trip per input is printed and kept in tests/artifacts/stall.json.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from adversaries import ADVERSARIES, Adversary, RoundTrips
+from conftest import ARTIFACTS, free_port
+
+WORST_ROUND_TRIP = 0.050
+"""Seconds; a stall this long is felt by people in the room (and 37 s was measured once)."""
+
+
+@pytest.fixture(scope="module")
+def headless_port(tmp_path_factory) -> Iterator[int]:
+    """A headless server with the production defaults (rate limits included)."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "server", "--host", "127.0.0.1", "--port", str(port),
+         "--data-dir", str(tmp_path_factory.mktemp("stall")), "--log-level", "error"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        _wait_listening(port, proc)
+        yield port
+        assert proc.poll() is None, proc.communicate()
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def _wait_listening(port: int, proc: subprocess.Popen) -> None:
+    import socket
+
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, proc.communicate()
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise AssertionError("server did not listen")
+
+
+@pytest.fixture(scope="module")
+def record() -> Iterator[dict[str, dict]]:
+    results: dict[str, dict] = {}
+    yield results
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / "stall.json"
+    previous = json.loads(path.read_text()) if path.exists() else {}
+    path.write_text(json.dumps(previous | results, indent=1, ensure_ascii=False))
+    print("\nworst ping round trip per input:")
+    for name, result in results.items():
+        print(f"  {result['worst_ms']:7.1f} ms  {result['seconds']:5.2f} s  {name}")
+
+
+@pytest.mark.parametrize("attack", ADVERSARIES, ids=lambda a: a.attack.__name__)
+def test_no_input_stalls_the_others(headless_port, record, attack: Adversary):
+    with RoundTrips(headless_port) as watch:
+        time.sleep(0.1)
+        started = time.monotonic()
+        answer = attack.attack(headless_port)
+        seconds = time.monotonic() - started
+        time.sleep(0.1)
+    worst = watch.worst
+    record[attack.name] = {"worst_ms": round(worst * 1000, 1), "samples": len(watch.samples),
+                           "seconds": round(seconds, 2), "answer": answer}
+    assert answer == attack.expect
+    assert worst < WORST_ROUND_TRIP, f"{attack.name}: a ping waited {worst * 1000:.0f} ms"
+    assert len(watch.samples) >= 20

@@ -22,20 +22,21 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import enum
-import errno
 import random
 import secrets
-import socket
 import ssl
 import time
 from collections import OrderedDict, deque
 from collections.abc import Coroutine
 from typing import Protocol
-from urllib.parse import parse_qs, urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from PySide6.QtCore import QObject, Signal
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
+
+from desktop.addresses import normalize_url
+from desktop.failures import Failure, classify, close_failure
 
 from desktop.trust import CertificateTrust, fetch_certificate, fingerprint
 from server.protocol import (
@@ -67,7 +68,6 @@ __all__ = [
     "ChatConnection",
     "ConnectionState",
     "ResumeSecrets",
-    "normalize_url",
 ]
 
 BAD_ADDRESS = "bad_address"
@@ -126,11 +126,13 @@ class _Stop(Exception):
 
 
 class _Lost(Exception):
-    """The connection failed or dropped; the run loop reconnects."""
+    """The connection failed or dropped, for ``failure``; the run loop reconnects."""
 
-    def __init__(self, reason: str, was_online: bool = False) -> None:
-        super().__init__(reason)
-        self.reason = reason
+    def __init__(self, failure: Failure, detail: str = "", was_online: bool = False) -> None:
+        self.reason = f"{failure.value} ({detail})" if detail else failure.value
+        super().__init__(self.reason)
+        self.failure = failure
+        self.detail = detail
         self.was_online = was_online
 
 
@@ -143,56 +145,11 @@ class _Outgoing:
     """Number of the connection it was last written to; 0 = not written yet."""
 
 
-def normalize_url(text: str) -> tuple[str, str | None]:
-    """Turn what a person typed ("192.168.1.5:8080", an http:// link) into a ws URL.
-
-    Returns the URL and the room key found in its ``?key=`` query, if any.
-    Raises ValueError for something that is not an address.
-    """
-    text = text.strip()
-    if "://" not in text:
-        text = "ws://" + text
-    parts = urlsplit(text)
-    scheme = {"ws": "ws", "http": "ws", "wss": "wss", "https": "wss"}.get(parts.scheme.lower())
-    # parts.port raises ValueError itself for a port that is not a number or too large
-    if scheme is None or not parts.hostname or parts.port == 0:
-        raise ValueError(f"not a chat server address: {text!r}")
-    key = parse_qs(parts.query).get("key", [None])[0]
-    return urlunsplit((scheme, parts.netloc, parts.path or "/", parts.query, "")), key
-
-
-def _describe(exc: BaseException) -> str:
-    """An English reason for a failed connection attempt."""
+def _detail(exc: BaseException) -> str:
+    """What the status line adds to a cause: the HTTP status of a refused upgrade."""
     if isinstance(exc, InvalidStatus):
-        return f"the server answered HTTP {exc.response.status_code}"
-    if isinstance(exc, InvalidHandshake):
-        return f"not a chat server ({exc})"
-    if isinstance(exc, socket.gaierror):
-        return "unknown host"
-    if isinstance(exc, TimeoutError):
-        return "connection timed out"
-    if isinstance(exc, ConnectionRefusedError) or (
-        isinstance(exc, OSError)
-        and (exc.errno == errno.ECONNREFUSED or "refused" in str(exc).lower()
-             or "connect call failed" in str(exc).lower())
-    ):
-        return "connection refused"
-    if isinstance(exc, OSError):
-        return exc.strerror or str(exc) or "network error"
-    return str(exc) or type(exc).__name__
-
-
-def _close_reason(ws: ClientConnection) -> str:
-    code = ws.close_code
-    if code == 1001:
-        return "the server is shutting down"
-    if code == 1008:
-        return "the server dropped us for falling behind"
-    if code == 1011:
-        return "server error"
-    if code is None or code == 1006:
-        return "connection lost"
-    return f"connection closed ({code} {ws.close_reason})".strip()
+        return f"HTTP {exc.response.status_code}"
+    return ""
 
 
 class ChatConnection(QObject):
@@ -210,6 +167,8 @@ class ChatConnection(QObject):
         messageRefused(nonce, error code): emitted right before messageFailed
         noticeReceived(Notice), membersChanged(tuple[str, ...]), typingChanged(name, active)
         errorReceived(error code, English text): join refusals and errors not tied to a message
+        connectionFailed(Failure name, detail): each failed try or drop, the first one included,
+            before the state changes to RECONNECTING (desktop.failures.Failure)
         reconnectScheduled(attempt, delay seconds)
     """
 
@@ -226,6 +185,7 @@ class ChatConnection(QObject):
     membersChanged = Signal(object)
     typingChanged = Signal(str, bool)
     errorReceived = Signal(str, str)
+    connectionFailed = Signal(str, str)
     reconnectScheduled = Signal(int, float)
 
     def __init__(
@@ -298,6 +258,11 @@ class ChatConnection(QObject):
     def reason(self) -> str:
         """English reason that came with the last state change."""
         return self._reason
+
+    @property
+    def key(self) -> str | None:
+        """The room key sent with the join, if any."""
+        return self._key
 
     @property
     def protocol_version(self) -> int:
@@ -449,9 +414,9 @@ class ChatConnection(QObject):
     # The run loop ----------------------------------------------------------
 
     def _delay(self, attempt: int) -> float:
-        """Backoff before reconnect ``attempt`` (1-based): base doubling to the cap, +-jitter."""
-        delay = min(self._max_delay, self._base_delay * 2 ** (attempt - 1))
-        return delay * random.uniform(1 - self._jitter, 1 + self._jitter)
+        """Backoff before reconnect ``attempt`` (1-based): base doubling, +-jitter, never over the cap."""
+        delay = self._base_delay * 2 ** (attempt - 1) * random.uniform(1 - self._jitter, 1 + self._jitter)
+        return min(self._max_delay, delay)
 
     async def _run(self, previous: asyncio.Task | None) -> None:
         """Connect, serve, and reconnect with backoff until stopped, refused or cancelled."""
@@ -461,6 +426,7 @@ class ChatConnection(QObject):
         self._set_state(ConnectionState.CONNECTING, f"connecting to {self._url}")
         failed_retries = 0
         is_retry = False
+        cause: Failure | None = None
         while True:
             try:
                 await self._session()
@@ -470,7 +436,9 @@ class ChatConnection(QObject):
                 self._set_state(ConnectionState.OFFLINE, stop.reason)
                 return
             except _Lost as lost:
-                reason = lost.reason
+                if not (cause is Failure.HOST_CLOSED and lost.failure is Failure.REFUSED):
+                    cause, reason = lost.failure, lost.reason  # a closed host refuses: say why
+                    self.connectionFailed.emit(lost.failure.name, lost.detail)
                 failed_retries = failed_retries + 1 if is_retry and not lost.was_online else 0
             if failed_retries >= self._max_attempts:
                 self._set_state(
@@ -515,7 +483,7 @@ class ChatConnection(QObject):
         except ssl.SSLCertVerificationError:
             raise await self._untrusted() from None
         except (OSError, InvalidHandshake, TimeoutError) as exc:
-            raise _Lost(_describe(exc)) from None
+            raise _Lost(classify(exc, tls=self._url.startswith("wss:")), _detail(exc)) from None
         self._ws = ws
         self._dead_reason = None
         online = False
@@ -531,7 +499,9 @@ class ChatConnection(QObject):
         except ConnectionClosed:
             if ws.close_code == REPLACED_CLOSE_CODE:
                 raise _Stop("replaced by a new connection") from None
-            raise _Lost(self._dead_reason or _close_reason(ws), was_online=online) from None
+            if self._dead_reason is not None:
+                raise _Lost(Failure.NO_ANSWER, self._dead_reason, was_online=online) from None
+            raise _Lost(close_failure(ws.close_code, ws.close_reason), was_online=online) from None
         finally:
             self._ws = None
             if heartbeat is not None:
@@ -556,7 +526,7 @@ class ChatConnection(QObject):
         try:
             der = await fetch_certificate(host.strip("[]"), int(port), self._open_timeout)
         except (OSError, TimeoutError) as exc:
-            return _Lost(_describe(exc))
+            return _Lost(classify(exc, tls=True), _detail(exc))
         self._offered_certificate = (address, der)
         if self._trust.pinned(address) is not None:
             return _Stop("the server's certificate changed", CHANGED_CERTIFICATE, fingerprint(der))
@@ -568,7 +538,7 @@ class ChatConnection(QObject):
             try:
                 text = await asyncio.wait_for(ws.recv(), self._pong_timeout)
             except TimeoutError:
-                raise _Lost(f"no answer to {what}") from None
+                raise _Lost(Failure.NO_ANSWER, f"no answer to {what}") from None
             try:
                 return parse_server(text)
             except ProtocolError:
@@ -588,7 +558,7 @@ class ChatConnection(QObject):
             await self._flush(ws)
             return None
         if not isinstance(answer, Welcome):
-            raise _Lost("unexpected answer to join")
+            raise _Lost(Failure.NOT_ROOMCHAT, "unexpected answer to join")
         self._resume = answer.resume
         self._name = answer.user_id
         if self._resume_secrets is not None and answer.resume:

@@ -16,6 +16,7 @@ from PySide6.QtCore import QObject, Signal
 
 from desktop.lan import ipv4_addresses
 from server.app import ServerConfig
+from server.protocol import HOST_CLOSED_REASON
 from server.store import StoreError
 from server.thread import ServerThread
 
@@ -111,7 +112,7 @@ class RoomHost(QObject):
         thread, self._thread = self._thread, None
         if thread is None:
             return
-        thread.stop()
+        thread.stop(reason=HOST_CLOSED_REASON)
         self.stopped.emit()
 
     def addresses(self) -> list[tuple[str, str]]:

@@ -6,6 +6,8 @@ import hashlib
 
 from PySide6.QtCore import QSettings
 
+from desktop.addresses import RecentServer, dump_recent, parse_recent, remember_server
+
 __all__ = ["Settings", "DEFAULT_ROOM", "DEFAULT_SERVER", "NAME_MAX"]
 
 DEFAULT_ROOM = "room-1"
@@ -65,6 +67,15 @@ class Settings:
     @language.setter
     def language(self, value: str) -> None:
         self._set("language", value)
+
+    @property
+    def recent_servers(self) -> list[RecentServer]:
+        """Servers joined lately with their rooms, newest first (the fallback to discovery)."""
+        return parse_recent(self._text("recent_servers"))
+
+    def remember_join(self, url: str, room: str) -> None:
+        """Put ``url`` and ``room`` first in the recent servers."""
+        self._set("recent_servers", dump_recent(remember_server(self.recent_servers, url, room)))
 
     # Resume secrets (ChatConnection's ResumeSecrets) --------------------------
 

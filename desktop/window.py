@@ -32,6 +32,7 @@ from desktop.client import (
     ChatConnection,
     ConnectionState,
 )
+from desktop.failures import Failure, translated
 from desktop.fonts import even_cjk_weight
 from desktop.host import RoomHost
 from desktop.i18n import LANGUAGES, Translations
@@ -149,6 +150,8 @@ class MainWindow(QMainWindow):
         self.unread = 0
         self._status: tuple[str, str, tuple] = ("neutral", QT_TRANSLATE_NOOP("MainWindow", "Not connected"), ())
         self._typers: list[str] = []
+        self._failure = Failure.LOST
+        self._failure_detail = ""
         self._tray: QSystemTrayIcon | None = None
         self._notified_at = -NOTIFY_EVERY_S
         self._join_label = QT_TRANSLATE_NOOP("MainWindow", "Join room")
@@ -247,6 +250,7 @@ class MainWindow(QMainWindow):
         c.membersChanged.connect(self._members_changed)
         c.typingChanged.connect(self._typing_changed)
         c.errorReceived.connect(self._error)
+        c.connectionFailed.connect(self._connection_failed)
         c.reconnectScheduled.connect(self._reconnect_scheduled)
         s = self.sidebar
         s.join_button.clicked.connect(self.join_from_form)
@@ -336,7 +340,7 @@ class MainWindow(QMainWindow):
         s.join_button.setText(self.tr(self._join_label))
         s.join_button.setEnabled(state in (ConnectionState.OFFLINE, ConnectionState.GAVE_UP))
         s.leave_button.setEnabled(state is not ConnectionState.OFFLINE)
-        s.retry_button.setVisible(state is ConnectionState.GAVE_UP)
+        s.retry_button.setVisible(state in (ConnectionState.RECONNECTING, ConnectionState.GAVE_UP))
         for edit in (s.name_edit, s.room_edit, s.server_edit):
             edit.setReadOnly(state is not ConnectionState.OFFLINE and state is not ConnectionState.GAVE_UP)
         self.composer.set_enabled(state is not ConnectionState.OFFLINE)
@@ -345,17 +349,23 @@ class MainWindow(QMainWindow):
         elif state is ConnectionState.CONNECTING:
             self._set_status("neutral", QT_TRANSLATE_NOOP("MainWindow", "Connecting…"))
         elif state is ConnectionState.RECONNECTING:
-            self._set_status("offline", QT_TRANSLATE_NOOP("MainWindow", "Reconnecting: %1"), (reason,))
+            self._set_status("offline", QT_TRANSLATE_NOOP("MainWindow", "Reconnecting: %1"), (self._failure,))
         elif state is ConnectionState.GAVE_UP:
-            self._set_status("offline", QT_TRANSLATE_NOOP("MainWindow", "Gave up reconnecting: %1"), (reason,))
+            self._set_status("offline", QT_TRANSLATE_NOOP("MainWindow", "Gave up reconnecting: %1"), (self._failure,))
         elif self._status[0] != "offline" or reason in ("left the room", "closed"):
             self._set_status("offline", QT_TRANSLATE_NOOP("MainWindow", "Offline: %1"), (reason,))
 
+    def _connection_failed(self, failure: str, detail: str) -> None:
+        self._failure = Failure[failure]
+        self._failure_detail = detail
+
     def _reconnect_scheduled(self, attempt: int, delay: float) -> None:
-        self._set_status("offline", QT_TRANSLATE_NOOP("MainWindow", "Connection lost; retry %1 in %2 s"),
-                         (str(attempt), f"{delay:.0f}"))
+        """The cause first, from the first failed try on; then when the next try comes."""
+        self._set_status("offline", QT_TRANSLATE_NOOP("MainWindow", "%1 — retry %2 in %3 s"),
+                         (self._failure, str(attempt), f"{max(1.0, delay):.0f}"))
 
     def _joined(self, welcome: Welcome) -> None:
+        self.settings.remember_join(self.connection.url, welcome.room)
         self.model.own_name = welcome.user_id
         self.sidebar.own_name = welcome.user_id
         self._members_changed(welcome.members)
@@ -372,7 +382,8 @@ class MainWindow(QMainWindow):
             ErrorCode.NAME_TAKEN.value: QT_TRANSLATE_NOOP("MainWindow", "That name is already taken in this room"),
             ErrorCode.BAD_NAME.value: QT_TRANSLATE_NOOP("MainWindow", "That name cannot be used"),
             ErrorCode.BAD_ROOM.value: QT_TRANSLATE_NOOP("MainWindow", "That room name cannot be used"),
-            ErrorCode.BAD_KEY.value: QT_TRANSLATE_NOOP("MainWindow", "This room needs the right key"),
+            ErrorCode.BAD_KEY.value: QT_TRANSLATE_NOOP("MainWindow", "This room needs the right key")
+            if self.connection.key else QT_TRANSLATE_NOOP("MainWindow", "This server requires a room key: enter it"),
             ErrorCode.UNAVAILABLE.value: QT_TRANSLATE_NOOP("MainWindow", "The server cannot store messages right now"),
             BAD_ADDRESS: QT_TRANSLATE_NOOP("MainWindow", "Not a valid server address"),
             UNTRUSTED_CERTIFICATE: QT_TRANSLATE_NOOP("MainWindow", "The server's certificate is not trusted yet"),
@@ -412,10 +423,15 @@ class MainWindow(QMainWindow):
             self.connection.trust_certificate()
 
     def _set_status(self, tone: str, source: str, args: tuple = ()) -> None:
-        """Remember the untranslated status so a language switch can re-render it."""
+        """Remember the untranslated status so a language switch can re-render it.
+
+        ``args`` are strings, or Failures rendered in the current language (with their detail).
+        """
         self._status = (tone, source, args)
         text = self.tr(source)
         for number, arg in enumerate(args, 1):
+            if isinstance(arg, Failure):
+                arg = translated(arg) + (f" ({self._failure_detail})" if self._failure_detail else "")
             text = text.replace(f"%{number}", arg)
         self.sidebar.set_status(text, tone)
 

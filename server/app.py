@@ -26,7 +26,7 @@ from . import __version__, protocol
 from .flood import JoinLimitedHub
 from .hub import Hub
 from .limits import TokenBucket
-from .protocol import SUBPROTOCOL, ProtocolError, Version
+from .protocol import SHUTDOWN_REASON, SUBPROTOCOL, ProtocolError, Version
 from .security import OriginPolicy
 from .store import HistoryStore
 from .transport import Endpoint, WebSocketPeer, http_response
@@ -178,15 +178,16 @@ class ChatServer:
             await asyncio.sleep(period)
             self._endpoint.sweep(config.ping_interval, config.ping_timeout)
 
-    async def stop(self) -> None:
-        """Deliver what is queued, close every client with 1001, flush and close history."""
+    async def stop(self, reason: str = SHUTDOWN_REASON) -> None:
+        """Deliver what is queued, close every client with 1001 and ``reason``, flush and close
+        history (a desktop host says HOST_CLOSED_REASON, so its guests show who left)."""
         if self._server is None:
             return
         assert self._hub is not None and self._endpoint is not None and self._heartbeat is not None
         self._server.close()  # no new connections
         self._heartbeat.cancel()
         self._hub.flush()
-        await self._endpoint.shutdown(CloseCode.GOING_AWAY, "server shutting down")
+        await self._endpoint.shutdown(CloseCode.GOING_AWAY, reason)
         self._hub.flush()
         self.store.close()
         self._server = None

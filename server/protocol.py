@@ -23,6 +23,8 @@ from typing import Any, Union
 
 __all__ = [
     "SUBPROTOCOL",
+    "HOST_CLOSED_REASON",
+    "SHUTDOWN_REASON",
     "Version",
     "ErrorCode",
     "ProtocolError",
@@ -57,6 +59,12 @@ __all__ = [
 ]
 
 SUBPROTOCOL = "roomchat.v2"
+
+SHUTDOWN_REASON = "server shutting down"
+"""Close reason (code 1001) when a headless server stops."""
+
+HOST_CLOSED_REASON = "host closed the room"
+"""Close reason (code 1001) when a desktop host stops hosting: guests say so, and keep trying."""
 """WebSocket subprotocol a client offers to speak v2; without it a connection is v1."""
 
 

@@ -11,6 +11,7 @@ import asyncio
 import threading
 
 from .app import ChatServer, ServerConfig
+from .protocol import SHUTDOWN_REASON
 
 __all__ = ["ServerThread"]
 
@@ -61,11 +62,11 @@ class ServerThread:
             self._thread.join(timeout)
             raise
 
-    def stop(self, timeout: float = 15.0) -> None:
-        """Close every client with 1001, flush history, end the thread."""
+    def stop(self, timeout: float = 15.0, reason: str = SHUTDOWN_REASON) -> None:
+        """Close every client with 1001 and ``reason``, flush history, end the thread."""
         if not self._thread.is_alive():
             return
         if self._server is not None:
-            asyncio.run_coroutine_threadsafe(self._server.stop(), self._loop).result(timeout)
+            asyncio.run_coroutine_threadsafe(self._server.stop(reason), self._loop).result(timeout)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout)

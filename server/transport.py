@@ -69,6 +69,10 @@ OP_CONT, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG = 0x0, 0x1, 0x2, 0x8, 0x
 _PING = bytes((0x80 | OP_PING, 0))
 
 
+_TLS_HANDSHAKE = b"\x16"
+"""First byte of a TLS ClientHello: never the start of an HTTP request line."""
+
+
 class PeerState(enum.IntEnum):
     CONNECTING = 0
     OPEN = 1
@@ -360,6 +364,9 @@ class WebSocketPeer(asyncio.Protocol):
 
     def _handshake(self, data: bytes | bytearray, searched: int) -> None:
         """Answer the opening request once complete; ``data[:searched]`` is known to lack its end."""
+        if data[:1] == _TLS_HANDSHAKE:  # wss:// to a plain port: hang up now, not at the timeout
+            self.transport.close()
+            return
         end = data.find(b"\r\n\r\n", max(0, searched - 3))
         if end < 0:
             if len(data) > MAX_REQUEST:

@@ -20,7 +20,9 @@ import pytest
 from conftest import free_port, make_config
 from websockets.asyncio.server import serve
 
-from desktop.client import ChatConnection, ConnectionState, normalize_url
+from desktop.addresses import normalize_url
+from desktop.client import ChatConnection, ConnectionState
+from desktop.failures import Failure
 from server.thread import ServerThread
 
 SEED_SERVER = Path("/work/shared/seed/server.js")
@@ -62,7 +64,7 @@ class Member:
     SIGNALS = (
         "stateChanged", "joined", "protocolChanged", "messageReceived", "historyReceived",
         "pendingAdded", "messageDelivered", "messageFailed", "messageRefused", "noticeReceived",
-        "membersChanged", "typingChanged", "errorReceived", "reconnectScheduled",
+        "membersChanged", "typingChanged", "errorReceived", "connectionFailed", "reconnectScheduled",
     )
 
     def __init__(self, **options) -> None:
@@ -368,7 +370,7 @@ def test_server_restart_mid_chat_loses_nothing_and_repeats_nothing(run, tmp_path
         await bob.messageReceived.wait(lambda a: a[0].content == "before 1")
 
         await stop_server(thread)
-        await alice.stateChanged.wait(lambda a: a == ("reconnecting", "the server is shutting down"))
+        await alice.stateChanged.wait(lambda a: a == ("reconnecting", Failure.SHUTTING_DOWN.value))
         await bob.stateChanged.wait(lambda a: a[0] == "reconnecting")
         while_down = [alice.conn.send("alice offline 1"), alice.conn.send("alice offline 2")]
         bob.conn.send("bob offline")
@@ -442,7 +444,7 @@ def test_network_cut_resumes_with_since_exactly_once(run, server):
         bob.conn.send("seen before the cut")
         await alice.messageReceived.wait()
         relay.cut()
-        await alice.stateChanged.wait(lambda a: a == ("reconnecting", "connection lost"))
+        await alice.stateChanged.wait(lambda a: a == ("reconnecting", Failure.LOST.value))
         for i in range(3):
             bob.conn.send(f"said while alice was away {i}")
         await bob.messageDelivered.wait(lambda a: a[1].content.endswith("2"))
@@ -464,7 +466,7 @@ def test_first_connect_refused_then_queue_flushes_in_order(run, tmp_path):
         port = free_port()
         alice = Member()
         alice.conn.join(f"ws://127.0.0.1:{port}", "alice", "lobby")
-        await alice.stateChanged.wait(lambda a: a == ("reconnecting", "connection refused"))
+        await alice.stateChanged.wait(lambda a: a == ("reconnecting", Failure.REFUSED.value))
         nonces = [alice.conn.send(f"queued {i}") for i in range(3)]
         assert [n for n, _ in alice.pendingAdded.calls] == nonces
         thread = start_server(tmp_path / "data", port)
@@ -530,7 +532,7 @@ def test_resume_takes_over_a_stale_session_at_once(run, server):
         await bob.join(server.url, "bob")
         relay.mute_up = relay.mute_down = True  # the server still thinks alice is there
         started = time.monotonic()
-        await alice.stateChanged.wait(lambda a: a == ("reconnecting", "no answer to ping"))
+        await alice.stateChanged.wait(lambda a: a == ("reconnecting", f"{Failure.NO_ANSWER.value} (no answer to ping)"))
         relay.mute_up = relay.mute_down = False  # new connections pass
         await alice.online(after=2, timeout=10)
         assert time.monotonic() - started < 3.5
@@ -559,7 +561,7 @@ def test_missing_pong_means_dead_connection(run):
             alice = Member(heartbeat_interval=0.2, pong_timeout=0.3, ws_ping_interval=None)
             await alice.join(f"ws://127.0.0.1:{port}", "alice")
             started = time.monotonic()
-            await alice.stateChanged.wait(lambda a: a == ("reconnecting", "no answer to ping"))
+            await alice.stateChanged.wait(lambda a: a == ("reconnecting", f"{Failure.NO_ANSWER.value} (no answer to ping)"))
             assert 0.4 <= time.monotonic() - started < 2.0
             await alice.conn.close()
 
@@ -572,7 +574,7 @@ def test_gives_up_after_ten_tries_and_retry_now_recovers(run, tmp_path):
         alice = Member(base_delay=0.01, max_delay=0.1, gave_up_retry=60)
         alice.conn.join(f"ws://127.0.0.1:{port}", "alice", "lobby")
         (_, reason) = await alice.stateChanged.wait(lambda a: a[0] == "gave_up")
-        assert reason == "could not reconnect after 10 tries (connection refused)"
+        assert reason == f"could not reconnect after 10 tries ({Failure.REFUSED.value})"
         assert [attempt for attempt, _ in alice.reconnectScheduled.calls] == list(range(1, 11))
         delays = [delay for _, delay in alice.reconnectScheduled.calls]
         assert delays[1] > delays[0] * 1.2  # doubling, not fixed

@@ -13,6 +13,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 from conftest import free_port
 from test_desktop_client import Member, Recorder
 
+from desktop.failures import Failure
 from desktop.host import RoomHost, find_free_port
 from desktop.lan import ipv4_addresses
 
@@ -47,7 +48,7 @@ def test_host_serves_peers_and_closes_them_with_1001_on_stop(run, tmp_path):
         began = time.monotonic()
         await asyncio.to_thread(host.stop)
         assert time.monotonic() - began < 5
-        await peer.stateChanged.wait(lambda a: a == ("reconnecting", "the server is shutting down"))
+        await peer.stateChanged.wait(lambda a: a == ("reconnecting", Failure.HOST_CLOSED.value))
         assert stopped.calls == [()] and not host.running and host.addresses() == []
         assert (tmp_path / "hosted").is_dir()
         await peer.conn.close()

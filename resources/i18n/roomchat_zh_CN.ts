@@ -79,6 +79,89 @@
     </message>
 </context>
 <context>
+    <name>Failures</name>
+    <message>
+        <location filename="../../desktop/failures.py" line="29"/>
+        <source>Connection refused: nothing listens at that address and port</source>
+        <translation>连接被拒绝：该地址和端口上没有服务在监听</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/failures.py" line="30"/>
+        <source>Host not found: check the name (DNS)</source>
+        <translation>找不到主机：请检查名称（DNS）</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/failures.py" line="31"/>
+        <source>No answer from that address (timed out)</source>
+        <translation>该地址没有应答（超时）</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/failures.py" line="32"/>
+        <source>No route to that address: another network?</source>
+        <translation>无法到达该地址：是否在另一个网络?</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/failures.py" line="33"/>
+        <source>TLS mismatch: that server does not use TLS (try ws://)</source>
+        <translation>TLS 不匹配：该服务器未使用 TLS（请试 ws://）</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/failures.py" line="34"/>
+        <source>The server hung up without answering: it may need TLS (try wss://)</source>
+        <translation>服务器未应答就断开了：它可能需要 TLS（请试 wss://）</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/failures.py" line="36"/>
+        <source>Not a RoomChat server at that address</source>
+        <translation>该地址上不是 RoomChat 服务器</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/failures.py" line="37"/>
+        <source>The server is full (too many connections)</source>
+        <translation>服务器已满（连接过多）</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/failures.py" line="38"/>
+        <source>The server refused this connection</source>
+        <translation>服务器拒绝了此连接</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/failures.py" line="39"/>
+        <source>The host closed the room</source>
+        <translation>主持人关闭了房间</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/failures.py" line="40"/>
+        <source>The server is shutting down</source>
+        <translation>服务器正在关闭</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/failures.py" line="41"/>
+        <source>The server dropped us for falling behind</source>
+        <translation>接收太慢,服务器断开了连接</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/failures.py" line="42"/>
+        <source>Server error</source>
+        <translation>服务器错误</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/failures.py" line="43"/>
+        <source>The server stopped answering</source>
+        <translation>服务器停止了应答</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/failures.py" line="44"/>
+        <source>Connection lost</source>
+        <translation>连接断开</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/failures.py" line="45"/>
+        <source>Network error</source>
+        <translation>网络错误</translation>
+    </message>
+</context>
+<context>
     <name>HostPanel</name>
     <message>
         <location filename="../../desktop/widgets/host_panel.py" line="112"/>
@@ -132,17 +215,17 @@
 <context>
     <name>MainWindow</name>
     <message>
-        <location filename="../../desktop/window.py" line="376"/>
+        <location filename="../../desktop/window.py" line="389"/>
         <source>The server&apos;s certificate is not trusted yet</source>
         <translation>服务器的证书尚未被信任</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="377"/>
+        <location filename="../../desktop/window.py" line="390"/>
         <source>The server&apos;s certificate has changed</source>
         <translation>服务器的证书已更改</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="394"/>
+        <location filename="../../desktop/window.py" line="407"/>
         <source>This server now presents a different certificate. Someone may be listening in, or the host made a new one.
 
 SHA-256: %1
@@ -155,7 +238,7 @@ SHA-256：%1
 信任新的证书吗？</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="398"/>
+        <location filename="../../desktop/window.py" line="411"/>
         <source>Compare this fingerprint with the one the host shows.
 
 SHA-256: %1
@@ -168,144 +251,149 @@ SHA-256：%1
 信任此服务器吗？</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="401"/>
+        <location filename="../../desktop/window.py" line="414"/>
         <source>Server certificate</source>
         <translation>服务器证书</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="148"/>
+        <location filename="../../desktop/window.py" line="151"/>
         <source>Not connected</source>
         <translation>未连接</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="152"/>
-        <location filename="../../desktop/window.py" line="327"/>
-        <location filename="../../desktop/window.py" line="331"/>
+        <location filename="../../desktop/window.py" line="157"/>
+        <location filename="../../desktop/window.py" line="333"/>
+        <location filename="../../desktop/window.py" line="337"/>
         <source>Join room</source>
         <translation>加入房间</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="294"/>
+        <location filename="../../desktop/window.py" line="300"/>
         <source>Enter a name first</source>
         <translation>请先输入用户名</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="298"/>
+        <location filename="../../desktop/window.py" line="304"/>
         <source>Enter a room</source>
         <translation>请输入房间号</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="328"/>
+        <location filename="../../desktop/window.py" line="334"/>
         <source>Joining…</source>
         <translation>正在加入…</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="329"/>
+        <location filename="../../desktop/window.py" line="335"/>
         <source>Joined</source>
         <translation>已加入</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="330"/>
+        <location filename="../../desktop/window.py" line="336"/>
         <source>Reconnecting...</source>
         <translation>正在重连...</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="342"/>
+        <location filename="../../desktop/window.py" line="348"/>
         <source>Online in %1</source>
         <translation>已在房间「%1」在线</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="344"/>
+        <location filename="../../desktop/window.py" line="350"/>
         <source>Connecting…</source>
         <translation>正在连接…</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="346"/>
+        <location filename="../../desktop/window.py" line="352"/>
         <source>Reconnecting: %1</source>
         <translation>正在重连：%1</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="348"/>
+        <location filename="../../desktop/window.py" line="354"/>
         <source>Gave up reconnecting: %1</source>
         <translation>已停止重连：%1</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="350"/>
+        <location filename="../../desktop/window.py" line="356"/>
         <source>Offline: %1</source>
         <translation>离线：%1</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="353"/>
-        <source>Connection lost; retry %1 in %2 s</source>
-        <translation>连接已断开，%2 秒后第 %1 次重试</translation>
+        <location filename="../../desktop/window.py" line="364"/>
+        <source>%1 — retry %2 in %3 s</source>
+        <translation>%1 — %3 秒后第 %2 次重试</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="370"/>
+        <location filename="../../desktop/window.py" line="382"/>
         <source>That name is already taken in this room</source>
         <translation>这个名字在本房间已被占用</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="371"/>
+        <location filename="../../desktop/window.py" line="383"/>
         <source>That name cannot be used</source>
         <translation>不能使用这个名字</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="372"/>
+        <location filename="../../desktop/window.py" line="384"/>
         <source>That room name cannot be used</source>
         <translation>不能使用这个房间名</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="373"/>
+        <location filename="../../desktop/window.py" line="385"/>
         <source>This room needs the right key</source>
         <translation>这个房间需要正确的密钥</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="374"/>
+        <location filename="../../desktop/window.py" line="386"/>
+        <source>This server requires a room key: enter it</source>
+        <translation>此服务器需要房间密钥：请输入</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/window.py" line="387"/>
         <source>The server cannot store messages right now</source>
         <translation>服务器暂时无法保存消息</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="375"/>
+        <location filename="../../desktop/window.py" line="388"/>
         <source>Not a valid server address</source>
         <translation>服务器地址无效</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="507"/>
+        <location filename="../../desktop/window.py" line="525"/>
         <source>Private message from %1</source>
         <translation>来自 %1 的私信</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="507"/>
+        <location filename="../../desktop/window.py" line="525"/>
         <source>%1 in RoomChat</source>
         <translation>%1 发来新消息</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="557"/>
+        <location filename="../../desktop/window.py" line="575"/>
         <source>Hosting on port %1: enter your name and join</source>
         <translation>正在端口 %1 上主持：请输入用户名并加入</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="568"/>
+        <location filename="../../desktop/window.py" line="586"/>
         <source>Port %1 is in use by another program.</source>
         <translation>端口 %1 已被其他程序占用。</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="571"/>
+        <location filename="../../desktop/window.py" line="589"/>
         <source>Could not host: %1</source>
         <translation>无法主持房间：%1</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="584"/>
+        <location filename="../../desktop/window.py" line="602"/>
         <source>&amp;Language</source>
         <translation>语言(&amp;L)</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="585"/>
+        <location filename="../../desktop/window.py" line="603"/>
         <source>No server yet — host a room on this computer?</source>
         <translation>还没有服务器 — 要在这台电脑上主持一个房间吗？</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="586"/>
+        <location filename="../../desktop/window.py" line="604"/>
         <source>Host a room</source>
         <translation>主持房间</translation>
     </message>

@@ -253,7 +253,8 @@ def test_host_mode_from_the_switch_and_a_second_window_joins(run, windows):
         assert not host.sidebar.host_panel.switch.isChecked()
         await until(lambda: not online(guest), what="guest loses the stopped host")
         assert host.connection.state is ConnectionState.OFFLINE
-        assert not host.sidebar.host_panel.addresses_box.isVisible()
+        await until(lambda: not host.sidebar.host_panel.addresses_box.isVisible(),
+                    what="addresses hidden once the stop is reported")
 
     run(scenario())
 

@@ -96,6 +96,8 @@ QMainWindow, #chatArea { background: #ffffff; }
 #hostError { color: #fbbf24; }
 #addressLabel { color: #c7d2fe; font-family: monospace; font-size: 8.5pt; }
 #copyButton { color: #ffffff; background: #2d2d44; border: none; border-radius: 4px; padding: 2px 6px; }
+#copyButton[copied="true"] { background: #166534; }
+#copyToast { background: #111827; color: #ffffff; border-radius: 12px; padding: 6px 14px; }
 #memberView {
     background: transparent; color: #e0e0f0; border: none; outline: none;
 }

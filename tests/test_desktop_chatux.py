@@ -108,3 +108,38 @@ def test_counter_and_refusal_reason_in_chinese(windows, qapp, artifacts):
         assert window.view.bubbles.meta_text(item).endswith("未发送:超过 4000 个字符")
     finally:
         translations.apply("en")
+
+
+def test_every_copy_says_copied_then_returns(windows, qapp, artifacts):
+    from PySide6.QtGui import QGuiApplication
+
+    from desktop.widgets.copy_feedback import COPIED_FOR_MS
+
+    translations = Translations(qapp)
+    window = windows("copy", translations)
+    panel = window.sidebar.host_panel
+    try:
+        for language, copied, copy in (("en", "Copied ✓", "Copy"), ("zh_CN", "已复制 ✓", "复制")):
+            window.set_language(language)
+            qapp.processEvents()
+            panel.show_addresses([("ws://192.0.2.7:8080", "http://192.0.2.7:8080/")])
+            button = panel.copy_buttons[1]
+            assert button.text() == copy
+            QTest.mouseClick(button, Qt.MouseButton.LeftButton)
+            assert QGuiApplication.clipboard().text() == "http://192.0.2.7:8080/"
+            assert button.text() == copied and button.property("copied") is True
+            QTest.qWait(COPIED_FOR_MS + 200)
+            assert button.text() == copy and button.property("copied") is False
+
+            window.model.add_records([ChatRecord(1, "room-1", "bob", "copy me 复制我", 0)])
+            menu = window.view.message_menu(window.model.item(window.model.rowCount() - 1))
+            menu.actions()[0].trigger()
+            assert QGuiApplication.clipboard().text() == "copy me 复制我"
+            toast = window.view.viewport().findChild(type(window.sidebar.title), "copyToast")
+            assert toast.isVisible() and toast.text() == copied
+            window.grab().save(str(artifacts / f"desktop-copied-{language}.png"))
+            QTest.qWait(COPIED_FOR_MS + 200)
+            assert not toast.isVisible()
+            window.model.clear()
+    finally:
+        translations.apply("en")

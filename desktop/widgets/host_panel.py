@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from PySide6.QtCore import QEvent, Qt, Signal
-from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
     QCheckBox,
     QFrame,
@@ -17,6 +16,8 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+
+from desktop.widgets.copy_feedback import copy_label, copy_with_feedback
 
 __all__ = ["HostPanel"]
 
@@ -136,10 +137,10 @@ class HostPanel(QFrame):
         label.setToolTip(kind)
         copy = QToolButton(row)
         copy.setObjectName("copyButton")
-        copy.setText(self.tr("Copy"))
+        copy.setText(copy_label())
         copy.setToolTip(self.tr("Copy %1").replace("%1", url))
         copy.setCursor(Qt.CursorShape.PointingHandCursor)
-        copy.clicked.connect(lambda: QGuiApplication.clipboard().setText(url))
+        copy.clicked.connect(lambda: copy_with_feedback(copy, url))
         copy.setProperty("url", url)
         self.copy_buttons.append(copy)
         layout.addWidget(label, 1)
@@ -154,7 +155,7 @@ class HostPanel(QFrame):
         self.addresses_title.setText(self.tr("Others join at (ws:// RoomChat, http:// browser):"))
         self.use_port_button.setText(self.tr("Use port %1").replace("%1", str(self._suggested)))
         for button in self.copy_buttons:
-            button.setText(self.tr("Copy"))
+            button.setText(copy_label())
             button.setToolTip(self.tr("Copy %1").replace("%1", button.property("url")))
 
     def changeEvent(self, event) -> None:  # noqa: N802

@@ -15,11 +15,12 @@ import bisect
 from itertools import accumulate
 
 from PySide6.QtCore import QEvent, QModelIndex, QRect, Qt, QTimer, Signal
-from PySide6.QtGui import QGuiApplication, QPainter, QRegion
+from PySide6.QtGui import QPainter, QRegion
 from PySide6.QtWidgets import QAbstractItemView, QMenu, QPushButton, QStyleOptionViewItem
 
 from desktop.models import MessageModel, Role
 from desktop.widgets.bubbles import BubbleDelegate, can_retry
+from desktop.widgets.copy_feedback import copy_with_toast
 
 __all__ = ["MessageView"]
 
@@ -331,11 +332,14 @@ class MessageView(QAbstractItemView):
         index = self.indexAt(event.pos())
         if not index.isValid():
             return
-        item = index.data(Role.ITEM)
+        self.message_menu(index.data(Role.ITEM)).popup(event.globalPos())
+
+    def message_menu(self, item) -> QMenu:
+        """The context menu of one message (built apart so tests can trigger its actions)."""
         menu = QMenu(self)
         copy = menu.addAction(self.tr("Copy text"))
-        copy.triggered.connect(lambda: QGuiApplication.clipboard().setText(item.text))
+        copy.triggered.connect(lambda: copy_with_toast(self.viewport(), item.text))
         if can_retry(item):
             retry = menu.addAction(self.tr("Retry sending"))
             retry.triggered.connect(lambda: self.retryRequested.emit(item.nonce))
-        menu.popup(event.globalPos())
+        return menu

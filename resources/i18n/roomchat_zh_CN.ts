@@ -79,6 +79,19 @@
     </message>
 </context>
 <context>
+    <name>CopyFeedback</name>
+    <message>
+        <location filename="../../desktop/widgets/copy_feedback.py" line="20"/>
+        <source>Copy</source>
+        <translation type="unfinished">复制</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/widgets/copy_feedback.py" line="24"/>
+        <source>Copied ✓</source>
+        <translation>已复制 ✓</translation>
+    </message>
+</context>
+<context>
     <name>Failures</name>
     <message>
         <location filename="../../desktop/failures.py" line="29"/>
@@ -164,50 +177,44 @@
 <context>
     <name>HostPanel</name>
     <message>
-        <location filename="../../desktop/widgets/host_panel.py" line="112"/>
-        <location filename="../../desktop/widgets/host_panel.py" line="155"/>
+        <location filename="../../desktop/widgets/host_panel.py" line="113"/>
+        <location filename="../../desktop/widgets/host_panel.py" line="156"/>
         <source>Use port %1</source>
         <translation>改用端口 %1</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/host_panel.py" line="122"/>
+        <location filename="../../desktop/widgets/host_panel.py" line="123"/>
         <source>browser</source>
         <translation>浏览器</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/host_panel.py" line="139"/>
-        <location filename="../../desktop/widgets/host_panel.py" line="157"/>
-        <source>Copy</source>
-        <translation>复制</translation>
-    </message>
-    <message>
-        <location filename="../../desktop/widgets/host_panel.py" line="140"/>
-        <location filename="../../desktop/widgets/host_panel.py" line="158"/>
+        <location filename="../../desktop/widgets/host_panel.py" line="141"/>
+        <location filename="../../desktop/widgets/host_panel.py" line="159"/>
         <source>Copy %1</source>
         <translation>复制 %1</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/host_panel.py" line="150"/>
+        <location filename="../../desktop/widgets/host_panel.py" line="151"/>
         <source>Host a room on this computer</source>
         <translation>在这台电脑上主持房间</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/host_panel.py" line="151"/>
+        <location filename="../../desktop/widgets/host_panel.py" line="152"/>
         <source>Port</source>
         <translation>端口</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/host_panel.py" line="152"/>
+        <location filename="../../desktop/widgets/host_panel.py" line="153"/>
         <source>Require a key (optional)</source>
         <translation>需要密钥（可选）</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/host_panel.py" line="153"/>
+        <location filename="../../desktop/widgets/host_panel.py" line="154"/>
         <source>no key</source>
         <translation>不需要密钥</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/host_panel.py" line="154"/>
+        <location filename="../../desktop/widgets/host_panel.py" line="155"/>
         <source>Others join at (ws:// RoomChat, http:// browser):</source>
         <translation>其他人从这里加入（ws:// 用 RoomChat，http:// 用浏览器）：</translation>
     </message>
@@ -215,17 +222,17 @@
 <context>
     <name>MainWindow</name>
     <message>
-        <location filename="../../desktop/window.py" line="389"/>
+        <location filename="../../desktop/window.py" line="391"/>
         <source>The server&apos;s certificate is not trusted yet</source>
         <translation>服务器的证书尚未被信任</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="390"/>
+        <location filename="../../desktop/window.py" line="392"/>
         <source>The server&apos;s certificate has changed</source>
         <translation>服务器的证书已更改</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="407"/>
+        <location filename="../../desktop/window.py" line="409"/>
         <source>This server now presents a different certificate. Someone may be listening in, or the host made a new one.
 
 SHA-256: %1
@@ -238,7 +245,7 @@ SHA-256：%1
 信任新的证书吗？</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="411"/>
+        <location filename="../../desktop/window.py" line="413"/>
         <source>Compare this fingerprint with the one the host shows.
 
 SHA-256: %1
@@ -251,149 +258,149 @@ SHA-256：%1
 信任此服务器吗？</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="414"/>
+        <location filename="../../desktop/window.py" line="416"/>
         <source>Server certificate</source>
         <translation>服务器证书</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="151"/>
+        <location filename="../../desktop/window.py" line="153"/>
         <source>Not connected</source>
         <translation>未连接</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="157"/>
-        <location filename="../../desktop/window.py" line="333"/>
-        <location filename="../../desktop/window.py" line="337"/>
+        <location filename="../../desktop/window.py" line="159"/>
+        <location filename="../../desktop/window.py" line="335"/>
+        <location filename="../../desktop/window.py" line="339"/>
         <source>Join room</source>
         <translation>加入房间</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="300"/>
+        <location filename="../../desktop/window.py" line="302"/>
         <source>Enter a name first</source>
         <translation>请先输入用户名</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="304"/>
+        <location filename="../../desktop/window.py" line="306"/>
         <source>Enter a room</source>
         <translation>请输入房间号</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="334"/>
+        <location filename="../../desktop/window.py" line="336"/>
         <source>Joining…</source>
         <translation>正在加入…</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="335"/>
+        <location filename="../../desktop/window.py" line="337"/>
         <source>Joined</source>
         <translation>已加入</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="336"/>
+        <location filename="../../desktop/window.py" line="338"/>
         <source>Reconnecting...</source>
         <translation>正在重连...</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="348"/>
+        <location filename="../../desktop/window.py" line="350"/>
         <source>Online in %1</source>
         <translation>已在房间「%1」在线</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="350"/>
+        <location filename="../../desktop/window.py" line="352"/>
         <source>Connecting…</source>
         <translation>正在连接…</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="352"/>
+        <location filename="../../desktop/window.py" line="354"/>
         <source>Reconnecting: %1</source>
         <translation>正在重连：%1</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="354"/>
+        <location filename="../../desktop/window.py" line="356"/>
         <source>Gave up reconnecting: %1</source>
         <translation>已停止重连：%1</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="356"/>
+        <location filename="../../desktop/window.py" line="358"/>
         <source>Offline: %1</source>
         <translation>离线：%1</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="364"/>
+        <location filename="../../desktop/window.py" line="366"/>
         <source>%1 — retry %2 in %3 s</source>
         <translation>%1 — %3 秒后第 %2 次重试</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="382"/>
+        <location filename="../../desktop/window.py" line="384"/>
         <source>That name is already taken in this room</source>
         <translation>这个名字在本房间已被占用</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="383"/>
+        <location filename="../../desktop/window.py" line="385"/>
         <source>That name cannot be used</source>
         <translation>不能使用这个名字</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="384"/>
+        <location filename="../../desktop/window.py" line="386"/>
         <source>That room name cannot be used</source>
         <translation>不能使用这个房间名</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="385"/>
+        <location filename="../../desktop/window.py" line="387"/>
         <source>This room needs the right key</source>
         <translation>这个房间需要正确的密钥</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="386"/>
+        <location filename="../../desktop/window.py" line="388"/>
         <source>This server requires a room key: enter it</source>
         <translation>此服务器需要房间密钥：请输入</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="387"/>
+        <location filename="../../desktop/window.py" line="389"/>
         <source>The server cannot store messages right now</source>
         <translation>服务器暂时无法保存消息</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="388"/>
+        <location filename="../../desktop/window.py" line="390"/>
         <source>Not a valid server address</source>
         <translation>服务器地址无效</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="525"/>
+        <location filename="../../desktop/window.py" line="527"/>
         <source>Private message from %1</source>
         <translation>来自 %1 的私信</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="525"/>
+        <location filename="../../desktop/window.py" line="527"/>
         <source>%1 in RoomChat</source>
         <translation>%1 发来新消息</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="575"/>
+        <location filename="../../desktop/window.py" line="577"/>
         <source>Hosting on port %1: enter your name and join</source>
         <translation>正在端口 %1 上主持：请输入用户名并加入</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="586"/>
+        <location filename="../../desktop/window.py" line="588"/>
         <source>Port %1 is in use by another program.</source>
         <translation>端口 %1 已被其他程序占用。</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="589"/>
+        <location filename="../../desktop/window.py" line="591"/>
         <source>Could not host: %1</source>
         <translation>无法主持房间：%1</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="602"/>
+        <location filename="../../desktop/window.py" line="604"/>
         <source>&amp;Language</source>
         <translation>语言(&amp;L)</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="603"/>
+        <location filename="../../desktop/window.py" line="605"/>
         <source>No server yet — host a room on this computer?</source>
         <translation>还没有服务器 — 要在这台电脑上主持一个房间吗？</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="604"/>
+        <location filename="../../desktop/window.py" line="606"/>
         <source>Host a room</source>
         <translation>主持房间</translation>
     </message>
@@ -429,22 +436,22 @@ SHA-256：%1
 <context>
     <name>MessageView</name>
     <message>
-        <location filename="../../desktop/widgets/message_view.py" line="299"/>
+        <location filename="../../desktop/widgets/message_view.py" line="300"/>
         <source>1 new message ↓</source>
         <translation>1 条新消息 ↓</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/message_view.py" line="301"/>
+        <location filename="../../desktop/widgets/message_view.py" line="302"/>
         <source>%1 new messages ↓</source>
         <translation>%1 条新消息 ↓</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/message_view.py" line="336"/>
+        <location filename="../../desktop/widgets/message_view.py" line="340"/>
         <source>Copy text</source>
         <translation>复制文字</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/message_view.py" line="339"/>
+        <location filename="../../desktop/widgets/message_view.py" line="343"/>
         <source>Retry sending</source>
         <translation>重新发送</translation>
     </message>

@@ -303,10 +303,13 @@ class ChatConnection(QObject):
             self._set_state(ConnectionState.OFFLINE, "invalid address")
             return
         identity = (url, name_key(name.strip()), room.strip())
-        if identity != (self._url, name_key(self._name), self._room):
-            if self._room:
-                self._fail_all("not sent: you joined another room")
-            self._resume = self._resume_secrets.resume_secret(*identity) if self._resume_secrets else ""
+        same = identity == (self._url, name_key(self._name), self._room)
+        if not same and self._room:
+            self._fail_all("not sent: you joined another room")
+        # The stored secret wins: another window of ours that took the name over meanwhile
+        # was given a newer one, and only the newest proves this is the private history's owner.
+        stored = self._resume_secrets.resume_secret(*identity) if self._resume_secrets else ""
+        self._resume = stored or (self._resume if same else "")
         self._last_id = 0  # an explicit join gets the recent history again; reconnects resume
         self._url, self._name, self._room = url, name.strip(), room.strip()
         self._key = key if key is not None else url_key

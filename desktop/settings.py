@@ -85,7 +85,11 @@ class Settings:
         return "resume/" + hashlib.sha256(identity).hexdigest()[:32]
 
     def resume_secret(self, url: str, name_key: str, room: str) -> str:
-        """The secret the server at ``url`` last gave this name in this room, or ""."""
+        """The secret the server at ``url`` last gave this name in this room, or "".
+
+        Read afresh: another RoomChat process may have been given a newer one.
+        """
+        self._store.sync()
         return self._text(self._resume_key(url, name_key, room))
 
     def remember_resume_secret(self, url: str, name_key: str, room: str, secret: str) -> None:

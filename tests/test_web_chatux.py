@@ -66,3 +66,30 @@ def test_a_final_refusal_offers_no_useless_retry(run, open_page, server):
         await expect(failed.locator("button.retry")).to_have_count(0)
 
     run(scenario())
+
+
+def test_after_another_tab_took_over_and_closed_the_first_rejoins_with_its_private_history(
+        run, open_page, server):
+    async def scenario():
+        first = (await open_page()).page
+        await join(first, "alice")
+        bob = await ChatPeer.open(server.url)
+        await bob.join("bob", "room-1")
+        await bob.send(type="chat", content="just for alice", to="alice")
+        await expect(first.locator("#log .msg.private")).to_have_count(1)
+
+        second = await first.context.new_page()  # same browser profile: same localStorage
+        await second.goto(server.origin + "/")
+        await join(second, "alice")
+        await expect(second.locator("#log .msg.private")).to_have_count(1)
+        await expect(first.locator("#joinBtn")).to_be_visible()  # the first tab was replaced
+        await bob.send(type="chat", content="while you were away", to="alice")
+        await expect(second.locator("#log .msg.private")).to_have_count(2)
+        await second.close()
+
+        await first.click("#joinBtn")
+        await expect(first.locator("#status")).to_have_class("online")
+        await expect(first.locator("#log .msg.private", has_text="while you were away")).to_have_count(1)
+        await bob.close()
+
+    run(scenario())

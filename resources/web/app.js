@@ -453,7 +453,8 @@
     localStorage.setItem(STORAGE_NAME, name);
     localStorage.setItem(STORAGE_ROOM, room);
     if (!sameName(name, state.name) || room !== state.room) resetRoomView();
-    if (state.resume === null) state.resume = localStorage.getItem(resumeKey(name, room));
+    // The stored secret wins: a tab that took this name over meanwhile got a newer one.
+    state.resume = localStorage.getItem(resumeKey(name, room)) || state.resume;
     state.name = name;
     state.room = room;
     state.wantRoom = true;

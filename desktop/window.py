@@ -255,9 +255,10 @@ class MainWindow(QMainWindow):
         c.connectionFailed.connect(self._connection_failed)
         c.reconnectScheduled.connect(self._reconnect_scheduled)
         s = self.sidebar
-        s.join_button.clicked.connect(self.join_from_form)
+        s.join_button.clicked.connect(self._join_if_new)
         for edit in (s.name_edit, s.room_edit, s.server_edit, s.key_edit):
-            edit.returnPressed.connect(self.join_from_form)
+            edit.returnPressed.connect(lambda e=edit: None if e.isReadOnly() else self._join_if_new())
+        s.room_edit.textChanged.connect(self._update_join_button)
         s.retry_button.clicked.connect(self.connection.retry_now)
         s.leave_button.clicked.connect(self.leave)
         s.privateRequested.connect(self.composer.set_private)
@@ -319,6 +320,26 @@ class MainWindow(QMainWindow):
         self.connection.join(server, name, room, key or None)
         self._update_title()
 
+    def _switching_room(self) -> bool:
+        """Joined (or joining) one room while the room field names another."""
+        typed = self.sidebar.room_edit.text().strip()
+        return self.connection.state not in (ConnectionState.OFFLINE, ConnectionState.GAVE_UP) \
+            and bool(typed) and typed != self.connection.room
+
+    def _join_if_new(self) -> None:
+        """Enter or Join: join when offline, switch when another room is typed; never rejoin."""
+        state = self.connection.state
+        if state in (ConnectionState.OFFLINE, ConnectionState.GAVE_UP) or self._switching_room():
+            self.join_from_form()
+
+    def _update_join_button(self) -> None:
+        button, state = self.sidebar.join_button, self.connection.state
+        switching = self._switching_room()
+        button.setEnabled(state in (ConnectionState.OFFLINE, ConnectionState.GAVE_UP) or switching)
+        button.setText(self.tr("Switch room") if switching else self.tr(self._join_label))
+        joined = state is ConnectionState.ONLINE
+        self.sidebar.room_edit.setToolTip(self.tr("Type another room and press Enter to switch") if joined else "")
+
     def _joining_own_host(self, server: str) -> bool:
         return self.host.running and server.rstrip("/").endswith(f":{self.host.port}")
 
@@ -339,11 +360,10 @@ class MainWindow(QMainWindow):
             ConnectionState.GAVE_UP: QT_TRANSLATE_NOOP("MainWindow", "Join room"),
         }
         self._join_label = labels[state]
-        s.join_button.setText(self.tr(self._join_label))
-        s.join_button.setEnabled(state in (ConnectionState.OFFLINE, ConnectionState.GAVE_UP))
+        self._update_join_button()
         s.leave_button.setEnabled(state is not ConnectionState.OFFLINE)
         s.retry_button.setVisible(state in (ConnectionState.RECONNECTING, ConnectionState.GAVE_UP))
-        for edit in (s.name_edit, s.room_edit, s.server_edit):
+        for edit in (s.name_edit, s.server_edit):  # the room stays editable: type another, Enter
             edit.setReadOnly(state is not ConnectionState.OFFLINE and state is not ConnectionState.GAVE_UP)
         self.composer.set_enabled(state is not ConnectionState.OFFLINE)
         if state is ConnectionState.ONLINE:
@@ -604,7 +624,7 @@ class MainWindow(QMainWindow):
         self.language_menu.setTitle(self.tr("&Language"))
         self.banner_label.setText(self.tr("No server yet — host a room on this computer?"))
         self.banner_button.setText(self.tr("Host a room"))
-        self.sidebar.join_button.setText(self.tr(self._join_label))
+        self._update_join_button()
         tone, source, args = self._status
         self._set_status(tone, source, args)
         self.model.retranslate()

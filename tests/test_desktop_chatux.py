@@ -143,3 +143,89 @@ def test_every_copy_says_copied_then_returns(windows, qapp, artifacts):
             window.model.clear()
     finally:
         translations.apply("en")
+
+
+def test_typing_another_room_and_enter_switches_rooms_enter_in_a_locked_field_does_not(
+        run, server_thread, windows):
+    alice = windows("alice")
+    s = alice.sidebar
+
+    async def scenario():
+        bob = await ChatPeer.open(server_thread.url)
+        await bob.join("bob", "room-1")
+        fill_and_join(alice, "alice", server_thread.url)
+        await until(lambda: online(alice) and "Joined room-1 (2 online)" in notices(alice))
+        await bob.expect("members", members=["alice", "bob"])
+        assert not s.join_button.isEnabled() and s.join_button.text() == "Joined"
+        assert s.name_edit.isReadOnly() and s.server_edit.isReadOnly() and not s.room_edit.isReadOnly()
+        assert "press Enter to switch" in s.room_edit.toolTip()
+        for edit in (s.name_edit, s.server_edit, s.room_edit):  # locked, or the same room
+            QTest.keyClick(edit, Qt.Key.Key_Return)
+        assert await bob.nothing(0.5) == [], "nobody left or joined again"
+        assert notices(alice) == ["Joined room-1 (2 online)"]
+
+        s.room_edit.selectAll()
+        QTest.keyClicks(s.room_edit, "room-2")
+        assert s.join_button.isEnabled() and s.join_button.text() == "Switch room"
+        QTest.keyClick(s.room_edit, Qt.Key.Key_Return)
+        await until(lambda: online(alice) and alice.connection.room == "room-2", what="switched")
+        await until(lambda: notices(alice) == ["Joined room-2 (1 online)"], what="fresh room view")
+        left = await bob.expect("system", event="leave")
+        assert left["userId"] == "alice"
+        assert alice.windowTitle() == "RoomChat — room-2"
+        assert not s.join_button.isEnabled() and s.join_button.text() == "Joined"
+
+        s.room_edit.selectAll()
+        QTest.keyClicks(s.room_edit, "room-1")
+        QTest.mouseClick(s.join_button, Qt.MouseButton.LeftButton)  # the button switches too
+        await until(lambda: online(alice) and alice.connection.room == "room-1", what="back")
+        await bob.expect("system", event="join")
+        await bob.close()
+
+    run(scenario())
+
+
+def test_after_a_second_window_took_over_and_closed_the_first_rejoins_with_its_private_history(
+        run, server_thread, tmp_path):
+    from PySide6.QtCore import QCoreApplication, QEvent, QSettings
+
+    from desktop.client import ConnectionState
+    from desktop.settings import Settings
+    from desktop.window import MainWindow
+    from test_desktop_window import FAST_RECONNECT
+
+    def window_on_shared_settings() -> MainWindow:
+        store = QSettings(str(tmp_path / "shared.ini"), QSettings.Format.IniFormat)
+        made = MainWindow(Settings(store), connection_options=FAST_RECONNECT)
+        made.show()
+        return made
+
+    first, second = window_on_shared_settings(), window_on_shared_settings()
+
+    async def scenario():
+        bob = await ChatPeer.open(server_thread.url)
+        await bob.join("bob", "room-1")
+        fill_and_join(first, "alice", server_thread.url)
+        await until(lambda: online(first))
+        await bob.send(type="chat", content="just for alice", to="alice")
+        await until(lambda: "just for alice" in contents(first), what="private message")
+
+        fill_and_join(second, "alice", server_thread.url)  # the same person, a second window
+        await until(lambda: online(second) and first.connection.state is ConnectionState.OFFLINE,
+                    what="takeover")
+        await until(lambda: "just for alice" in contents(second), what="second window's history")
+        await second.shutdown()
+
+        QTest.mouseClick(first.sidebar.join_button, Qt.MouseButton.LeftButton)
+        await until(lambda: online(first), what="first window back")
+        await until(lambda: "Joined room-1 (2 online)" in notices(first))
+        assert "just for alice" in contents(first), "its own private conversation is back"
+        await bob.close()
+
+    try:
+        run(scenario())
+    finally:
+        for window in (first, second):
+            run(window.shutdown())
+            window.deleteLater()
+        QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)

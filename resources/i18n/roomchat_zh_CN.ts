@@ -222,17 +222,17 @@
 <context>
     <name>MainWindow</name>
     <message>
-        <location filename="../../desktop/window.py" line="391"/>
+        <location filename="../../desktop/window.py" line="411"/>
         <source>The server&apos;s certificate is not trusted yet</source>
         <translation>服务器的证书尚未被信任</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="392"/>
+        <location filename="../../desktop/window.py" line="412"/>
         <source>The server&apos;s certificate has changed</source>
         <translation>服务器的证书已更改</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="409"/>
+        <location filename="../../desktop/window.py" line="429"/>
         <source>This server now presents a different certificate. Someone may be listening in, or the host made a new one.
 
 SHA-256: %1
@@ -245,7 +245,7 @@ SHA-256：%1
 信任新的证书吗？</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="413"/>
+        <location filename="../../desktop/window.py" line="433"/>
         <source>Compare this fingerprint with the one the host shows.
 
 SHA-256: %1
@@ -258,7 +258,7 @@ SHA-256：%1
 信任此服务器吗？</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="416"/>
+        <location filename="../../desktop/window.py" line="436"/>
         <source>Server certificate</source>
         <translation>服务器证书</translation>
     </message>
@@ -269,138 +269,148 @@ SHA-256：%1
     </message>
     <message>
         <location filename="../../desktop/window.py" line="159"/>
-        <location filename="../../desktop/window.py" line="335"/>
-        <location filename="../../desktop/window.py" line="339"/>
+        <location filename="../../desktop/window.py" line="356"/>
+        <location filename="../../desktop/window.py" line="360"/>
         <source>Join room</source>
         <translation>加入房间</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="302"/>
+        <location filename="../../desktop/window.py" line="303"/>
         <source>Enter a name first</source>
         <translation>请先输入用户名</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="306"/>
+        <location filename="../../desktop/window.py" line="307"/>
         <source>Enter a room</source>
         <translation>请输入房间号</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="336"/>
+        <location filename="../../desktop/window.py" line="339"/>
+        <source>Switch room</source>
+        <translation>切换房间</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/window.py" line="341"/>
+        <source>Type another room and press Enter to switch</source>
+        <translation>输入另一个房间号并按 Enter 即可切换</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/window.py" line="357"/>
         <source>Joining…</source>
         <translation>正在加入…</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="337"/>
+        <location filename="../../desktop/window.py" line="358"/>
         <source>Joined</source>
         <translation>已加入</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="338"/>
+        <location filename="../../desktop/window.py" line="359"/>
         <source>Reconnecting...</source>
         <translation>正在重连...</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="350"/>
+        <location filename="../../desktop/window.py" line="370"/>
         <source>Online in %1</source>
         <translation>已在房间「%1」在线</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="352"/>
+        <location filename="../../desktop/window.py" line="372"/>
         <source>Connecting…</source>
         <translation>正在连接…</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="354"/>
+        <location filename="../../desktop/window.py" line="374"/>
         <source>Reconnecting: %1</source>
         <translation>正在重连：%1</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="356"/>
+        <location filename="../../desktop/window.py" line="376"/>
         <source>Gave up reconnecting: %1</source>
         <translation>已停止重连：%1</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="358"/>
+        <location filename="../../desktop/window.py" line="378"/>
         <source>Offline: %1</source>
         <translation>离线：%1</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="366"/>
+        <location filename="../../desktop/window.py" line="386"/>
         <source>%1 — retry %2 in %3 s</source>
         <translation>%1 — %3 秒后第 %2 次重试</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="384"/>
+        <location filename="../../desktop/window.py" line="404"/>
         <source>That name is already taken in this room</source>
         <translation>这个名字在本房间已被占用</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="385"/>
+        <location filename="../../desktop/window.py" line="405"/>
         <source>That name cannot be used</source>
         <translation>不能使用这个名字</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="386"/>
+        <location filename="../../desktop/window.py" line="406"/>
         <source>That room name cannot be used</source>
         <translation>不能使用这个房间名</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="387"/>
+        <location filename="../../desktop/window.py" line="407"/>
         <source>This room needs the right key</source>
         <translation>这个房间需要正确的密钥</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="388"/>
+        <location filename="../../desktop/window.py" line="408"/>
         <source>This server requires a room key: enter it</source>
         <translation>此服务器需要房间密钥：请输入</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="389"/>
+        <location filename="../../desktop/window.py" line="409"/>
         <source>The server cannot store messages right now</source>
         <translation>服务器暂时无法保存消息</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="390"/>
+        <location filename="../../desktop/window.py" line="410"/>
         <source>Not a valid server address</source>
         <translation>服务器地址无效</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="527"/>
+        <location filename="../../desktop/window.py" line="547"/>
         <source>Private message from %1</source>
         <translation>来自 %1 的私信</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="527"/>
+        <location filename="../../desktop/window.py" line="547"/>
         <source>%1 in RoomChat</source>
         <translation>%1 发来新消息</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="577"/>
+        <location filename="../../desktop/window.py" line="597"/>
         <source>Hosting on port %1: enter your name and join</source>
         <translation>正在端口 %1 上主持：请输入用户名并加入</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="588"/>
+        <location filename="../../desktop/window.py" line="608"/>
         <source>Port %1 is in use by another program.</source>
         <translation>端口 %1 已被其他程序占用。</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="591"/>
+        <location filename="../../desktop/window.py" line="611"/>
         <source>Could not host: %1</source>
         <translation>无法主持房间：%1</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="604"/>
+        <location filename="../../desktop/window.py" line="624"/>
         <source>&amp;Language</source>
         <translation>语言(&amp;L)</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="605"/>
+        <location filename="../../desktop/window.py" line="625"/>
         <source>No server yet — host a room on this computer?</source>
         <translation>还没有服务器 — 要在这台电脑上主持一个房间吗？</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="606"/>
+        <location filename="../../desktop/window.py" line="626"/>
         <source>Host a room</source>
         <translation>主持房间</translation>
     </message>

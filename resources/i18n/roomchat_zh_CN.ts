@@ -83,7 +83,7 @@
     <message>
         <location filename="../../desktop/widgets/copy_feedback.py" line="20"/>
         <source>Copy</source>
-        <translation type="unfinished">复制</translation>
+        <translation>复制</translation>
     </message>
     <message>
         <location filename="../../desktop/widgets/copy_feedback.py" line="24"/>

@@ -13,6 +13,7 @@ from pathlib import Path
 from . import __version__
 from .app import ChatServer, ServerConfig, TLSError
 from .security import pem_fingerprint
+from .search import SearchUnavailable
 from .store import StoreError
 
 __all__ = ["main", "default_data_dir"]
@@ -50,6 +51,17 @@ def _data_dir(text: str) -> Path:
     return path
 
 
+def _seconds(text: str) -> float:
+    """A duration flag: a number of seconds, zero or more."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} must be zero or more seconds")
+    return value
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = _OneLineParser(prog="roomchat-server", description="RoomChat LAN chat server")
     parser.add_argument("--host", default="0.0.0.0", help="address to bind (default 0.0.0.0)")
@@ -64,6 +76,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--max-conns-per-ip", type=int, default=64,
                         help="concurrent connections per IP address (0 = off)")
     parser.add_argument("--retention", type=int, default=10_000, help="messages kept per room (0 = all)")
+    parser.add_argument("--edit-window", type=_seconds, default=24 * 3600, metavar="SECONDS",
+                        help="how long after sending people may edit or delete a message (default 86400)")
     parser.add_argument("--key", default=None, help="room key every join must carry")
     parser.add_argument("--allow-origin", action="append", default=[], metavar="URL",
                         help="let browser pages from this origin connect (repeatable; 'null' allows "
@@ -121,6 +135,7 @@ def main(argv: list[str] | None = None) -> int:
         join_rate=args.join_rate,
         max_conns_per_ip=args.max_conns_per_ip,
         retention=args.retention,
+        edit_window=args.edit_window,
         key=args.key,
         allowed_origins=tuple(args.allow_origin),
         certfile=args.certfile,
@@ -129,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         runner = _runner()
         return runner(serve(config))
-    except (StoreError, TLSError) as exc:
+    except (StoreError, TLSError, SearchUnavailable) as exc:
         print(f"roomchat-server: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

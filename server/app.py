@@ -24,9 +24,10 @@ from websockets.http11 import Request, Response
 
 from . import __version__, protocol
 from .flood import JoinLimitedHub
-from .hub import Hub
+from .hub import EDIT_WINDOW, Hub
 from .limits import TokenBucket
 from .protocol import SHUTDOWN_REASON, SUBPROTOCOL, ProtocolError, Version
+from .search import SearchIndex
 from .security import OriginPolicy
 from .store import HistoryStore
 from .transport import Endpoint, WebSocketPeer, http_response
@@ -53,6 +54,7 @@ class ServerConfig:
     max_frame: int = 64 * 1024
     max_buffer: int = 1024 * 1024
     retention: int = 10_000
+    edit_window: float = EDIT_WINDOW  # seconds during which senders may edit or delete a message
     # Heartbeat: ping every interval, drop a peer silent for interval + timeout.
     ping_interval: float = 30.0
     ping_timeout: float = 30.0
@@ -110,7 +112,14 @@ class ChatServer:
         self.origin_policy = OriginPolicy.create(
             config.allowed_origins, (socket.gethostname(),), secure=self.tls is not None
         )
-        self.store = HistoryStore(Path(config.data_dir) / "history.sqlite3", retention=config.retention)
+        data_dir = Path(config.data_dir)
+        self.store = HistoryStore(data_dir / "history.sqlite3", retention=config.retention)
+        try:
+            self.search = SearchIndex(data_dir / "search.sqlite3", self.store.path)
+        except BaseException:
+            self.store.close()
+            raise
+        self.store.on_commit = self.search.wake
         self.web = WebRoot()
         self._server: asyncio.Server | None = None
         self._hub: Hub | None = None
@@ -140,6 +149,8 @@ class ChatServer:
             self._endpoint,
             self._schedule_flush,
             key=config.key,
+            edit_window=config.edit_window,
+            searcher=self.search,
             join_rate=config.join_rate,
             join_burst=config.join_burst,
         )
@@ -153,8 +164,10 @@ class ChatServer:
                 reuse_address=True,
             )
         except BaseException:
+            self.search.stop()
             self.store.close()  # release the data folder: a retry on another port must find it free
             raise
+        self.search.start(loop.call_soon_threadsafe)
         self._heartbeat = loop.create_task(self._sweep_forever())
         log.info("serving on %s:%d", config.host, self.port)
 
@@ -189,6 +202,7 @@ class ChatServer:
         self._hub.flush()
         await self._endpoint.shutdown(CloseCode.GOING_AWAY, reason)
         self._hub.flush()
+        self.search.stop()
         self.store.close()
         self._server = None
         log.info("stopped")
@@ -249,6 +263,12 @@ class ChatServer:
                 peer.send(protocol.encode(protocol.Pong()))
             elif isinstance(message, protocol.Join):
                 hub.join(peer, message)
+            elif isinstance(message, protocol.Edit):
+                hub.edit(peer, message)
+            elif isinstance(message, protocol.Delete):
+                hub.delete(peer, message)
+            elif isinstance(message, protocol.Search):
+                hub.search(peer, message)
             elif isinstance(message, protocol.Typing):
                 hub.typing(peer, message)
             elif isinstance(message, protocol.Leave):

@@ -8,6 +8,10 @@ Chat messages are committed before anyone hears of them: :meth:`Hub.chat` assign
 and queues the record; :meth:`Hub.flush` (scheduled once per event-loop turn) writes the
 whole batch in one commit and then delivers it to the members present at that moment. A
 joiner reads committed history and receives the batch live, so nothing is missed or doubled.
+Edits and deletions take the same path: each is a record with its own id (an event naming
+the message it changes), appended and delivered like a message, so any History that stores
+records in order (SQLite, a Redis log) carries them. Search runs elsewhere (a
+:class:`Searcher`, off the event loop) and answers through a callback.
 """
 
 from __future__ import annotations
@@ -23,19 +27,33 @@ from typing import Protocol
 from . import protocol
 from .protocol import (
     ChatRecord,
+    DeleteRecord,
+    EditRecord,
     Error,
     ErrorCode,
     History as HistoryMessage,
     Members,
     Notice,
     ProtocolError,
+    Record,
+    SearchResults,
     TypingNotice,
     Version,
     Welcome,
     name_key,
 )
 
-__all__ = ["Hub", "Session", "History", "Delivery", "HISTORY_ON_JOIN", "CLOSE_REPLACED"]
+__all__ = [
+    "Hub",
+    "Session",
+    "History",
+    "Delivery",
+    "Searcher",
+    "HISTORY_ON_JOIN",
+    "CLOSE_REPLACED",
+    "EDIT_WINDOW",
+    "SEARCH_RESULTS",
+]
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +69,12 @@ HISTORY_FRAME_MAX = 200
 
 CLOSE_REPLACED = 4000
 """Close code for a stale connection taken over by its owner's new one."""
+
+EDIT_WINDOW = 24 * 3600.0
+"""Seconds after sending during which a message may be edited or deleted (``--edit-window``)."""
+
+SEARCH_RESULTS = 50
+"""Matches one search answers with, newest first."""
 
 
 class Session(Protocol):
@@ -73,17 +97,39 @@ class History(Protocol):
 
     def last_id(self, room: str) -> int: ...
 
-    def recent(self, room: str, user: str, limit: int, *, private: bool = True) -> list[ChatRecord]: ...
+    def recent(self, room: str, user: str, limit: int, *, private: bool = True) -> list[ChatRecord]:
+        """The newest messages (current state, no events), oldest first."""
+
+    def message(self, room: str, message_id: int) -> ChatRecord | None:
+        """One message in its current state, for replies, edits and deletions to check."""
 
     def since(
         self, room: str, user: str, after_id: int, limit: int, *, private: bool = True
-    ) -> list[ChatRecord]: ...
+    ) -> list[Record]:
+        """Every record after ``after_id``, events included, oldest first."""
 
     def secret(self, room: str, user: str) -> str | None: ...
 
     def remember_secret(self, room: str, user: str, secret: str) -> None: ...
 
-    def append_batch(self, records: Sequence[ChatRecord]) -> None: ...
+    def append_batch(self, records: Sequence[Record]) -> None:
+        """Commit messages and events in id order; an event also changes its target."""
+
+
+class Searcher(Protocol):
+    """Full-text search over stored messages (server.search.SearchIndex)."""
+
+    def search(
+        self,
+        room: str,
+        user: str,
+        query: str,
+        *,
+        private: bool,
+        limit: int,
+        done: Callable[[list[ChatRecord] | None], None],
+    ) -> None:
+        """Start a search; ``done`` runs later on the hub's thread, with None if it failed."""
 
 
 class Delivery(Protocol):
@@ -98,6 +144,7 @@ class Member:
     name: str
     room: Room
     resume: str
+    owner: bool = True  # holds the name's last secret: its private messages and own messages are its
 
 
 @dataclass(eq=False, slots=True)
@@ -129,15 +176,20 @@ class Hub:
         *,
         key: str | None = None,
         clock: Callable[[], float] = time.time,
+        edit_window: float = EDIT_WINDOW,
+        searcher: Searcher | None = None,
     ) -> None:
         self._history = history
         self._delivery = delivery
         self._schedule = schedule
         self._key = key
         self._clock = clock
+        self._edit_window_ms = edit_window * 1000
+        self._searcher = searcher
         self._rooms: dict[str, Room] = {}
         self._members: dict[Session, Member] = {}
-        self._pending: list[tuple[ChatRecord, Member]] = []
+        self._pending: list[tuple[Record, Member]] = []
+        self._searching: set[Session] = set()  # one search at a time per connection
         self._history_failed = False
 
     # Queries ----------------------------------------------------------------
@@ -187,11 +239,14 @@ class Hub:
             request.resume is not None and hmac.compare_digest(request.resume.encode(), issued.encode())
         )
         self._rooms[room.name] = room
-        member = Member(session, request.user_id, room, secrets.token_urlsafe(18))
-        try:
-            self._history.remember_secret(room.name, member.name, member.resume)
-        except Exception as exc:  # noqa: BLE001 - the join goes on; its private history stays hidden later
-            log.error("resume secret not stored for %r in %r: %s", member.name, room.name, exc)
+        member = Member(session, request.user_id, room, secrets.token_urlsafe(18), owner)
+        # Only the owner's secret is remembered: one who takes a free name without it must
+        # not become its owner by rejoining with the secret this join hands out.
+        if owner:
+            try:
+                self._history.remember_secret(room.name, member.name, member.resume)
+            except Exception as exc:  # noqa: BLE001 - the join goes on; its private history stays hidden later
+                log.error("resume secret not stored for %r in %r: %s", member.name, room.name, exc)
         room.members[key] = member
         room.reindex()
         self._members[session] = member
@@ -213,20 +268,80 @@ class Hub:
         member = self._members.get(session)
         if member is None:
             raise ProtocolError(ErrorCode.NOT_JOINED, "join a room first", request.nonce)
-        to = request.to if session.version is Version.V2 else None
+        v2 = session.version is Version.V2
+        to = request.to if v2 else None
         if to is not None:
             addressee = member.room.members.get(name_key(to))
             if addressee is None:
                 raise ProtocolError(ErrorCode.NO_SUCH_MEMBER, f"{to!r} is not in this room", request.nonce)
             to = addressee.name
+        quote = None
+        if request.reply_to is not None and v2:
+            original = self._visible_message(member, request.reply_to, request.nonce)
+            if original.to is not None and (
+                to is None or name_key(to) not in (name_key(original.sender), name_key(original.to))
+            ):
+                raise ProtocolError(
+                    ErrorCode.NOT_ALLOWED, "a reply to a private message must go to the same person", request.nonce
+                )
+            quote = protocol.quote_of(original)
         room = member.room
-        record = ChatRecord(
-            room.next_id, room.name, member.name, request.content, int(self._clock() * 1000), to, request.nonce
+        self._queue(
+            ChatRecord(
+                room.next_id, room.name, member.name, request.content, int(self._clock() * 1000), to,
+                request.nonce, quote,
+            ),
+            member,
         )
-        room.next_id += 1
-        if not self._pending:
-            self._schedule(self.flush)
-        self._pending.append((record, member))
+
+    def edit(self, session: Session, request: protocol.Edit) -> None:
+        """Queue an edit of the member's own message: an event of its own, stored and delivered like one."""
+        member = self._member_v2(session, request.nonce)
+        original = self._own_message(member, request.target, request.nonce)
+        room = member.room
+        self._queue(
+            EditRecord(
+                room.next_id, room.name, member.name, original.id, request.content, int(self._clock() * 1000),
+                original.to, request.nonce,
+            ),
+            member,
+        )
+
+    def delete(self, session: Session, request: protocol.Delete) -> None:
+        """Queue the deletion of the member's own message."""
+        member = self._member_v2(session, request.nonce)
+        original = self._own_message(member, request.target, request.nonce)
+        room = member.room
+        self._queue(
+            DeleteRecord(
+                room.next_id, room.name, member.name, original.id, int(self._clock() * 1000), original.to,
+                request.nonce,
+            ),
+            member,
+        )
+
+    def search(self, session: Session, request: protocol.Search) -> None:
+        """Search the room's history (and the member's own private messages); answered later."""
+        member = self._member_v2(session, request.nonce)
+        if self._searcher is None:
+            raise ProtocolError(ErrorCode.UNAVAILABLE, "this server cannot search", request.nonce)
+        if session in self._searching:
+            raise ProtocolError(ErrorCode.RATE_LIMITED, "a search is already running", request.nonce)
+        self._searching.add(session)
+
+        def answer(found: list[ChatRecord] | None) -> None:
+            self._searching.discard(session)
+            if self._members.get(session) is not member:
+                return  # left or changed rooms meanwhile
+            if found is None:
+                reply = Error(ErrorCode.UNAVAILABLE, "the search failed", request.nonce)
+            else:
+                reply = SearchResults(request.query, tuple(found), request.nonce)
+            session.send(protocol.encode(reply))
+
+        self._searcher.search(
+            member.room.name, member.name, request.query, private=member.owner, limit=SEARCH_RESULTS, done=answer
+        )
 
     def typing(self, session: Session, request: protocol.Typing) -> None:
         member = self._members.get(session)
@@ -264,27 +379,73 @@ class Hub:
             self._forget_if_idle(room)
 
     def disconnect(self, session: Session) -> None:
+        self._searching.discard(session)
         self.leave(session)
 
     # Internals --------------------------------------------------------------
 
-    def _deliver(self, record: ChatRecord, sender: Member) -> None:
+    def _queue(self, record: Record, member: Member) -> None:
+        member.room.next_id += 1
+        if not self._pending:
+            self._schedule(self.flush)
+        self._pending.append((record, member))
+
+    def _member_v2(self, session: Session, nonce: str | None) -> Member:
+        if session.version is not Version.V2:
+            raise ProtocolError(ErrorCode.UNKNOWN_TYPE, "unknown message type")
+        member = self._members.get(session)
+        if member is None:
+            raise ProtocolError(ErrorCode.NOT_JOINED, "join a room first", nonce)
+        return member
+
+    def _visible_message(self, member: Member, message_id: int, nonce: str | None) -> ChatRecord:
+        """Message ``message_id`` of the member's room if the member may see it; otherwise the
+        same refusal whether it does not exist, is deleted or is someone else's private one."""
+        room = member.room
+        try:
+            record = self._history.message(room.name, message_id)
+        except Exception as exc:  # noqa: BLE001 - a store failure refuses, never crashes
+            log.error("message lookup failed: %s", exc)
+            raise ProtocolError(ErrorCode.UNAVAILABLE, "the server could not read its history", nonce) from None
+        me = name_key(member.name)
+        if (
+            record is None
+            or record.deleted
+            or (record.to is not None and not (member.owner and me in (name_key(record.sender), name_key(record.to))))
+            or any(
+                isinstance(queued, DeleteRecord) and queued.room == room.name and queued.target == message_id
+                for queued, _ in self._pending
+            )
+        ):
+            raise ProtocolError(ErrorCode.NO_SUCH_MESSAGE, f"there is no message {message_id} here", nonce)
+        return record
+
+    def _own_message(self, member: Member, message_id: int, nonce: str | None) -> ChatRecord:
+        """The member's own message, still inside the edit window."""
+        record = self._visible_message(member, message_id, nonce)
+        if not member.owner or name_key(record.sender) != name_key(member.name):
+            raise ProtocolError(ErrorCode.NOT_ALLOWED, "only its sender can change a message", nonce)
+        if self._clock() * 1000 - record.timestamp > self._edit_window_ms:
+            raise ProtocolError(ErrorCode.TOO_LATE, "this message is too old to change", nonce)
+        return record
+
+    def _deliver(self, record: Record, sender: Member) -> None:
         """Each frame is encoded at most once per message, and only if someone needs it."""
         room, session = sender.room, sender.session
         if session.version is Version.V2:
-            session.send(protocol.encode_chat(record, with_nonce=True))
+            session.send(protocol.encode_record(record, with_nonce=True))
         if record.to is not None:
             addressee = room.members.get(name_key(record.to))
             if addressee is not None and addressee.session is not session:
                 if addressee.session.version is Version.V2:
-                    addressee.session.send(protocol.encode_chat(record, with_nonce=False))
+                    addressee.session.send(protocol.encode_record(record, with_nonce=False))
                 else:
                     addressee.session.send(protocol.encode_v1(record))
             return
         present = room.members.get(name_key(sender.name)) is sender
         if len(room.v2) > (present and session.version is Version.V2):
             self._delivery.broadcast(
-                (s for s in room.v2 if s is not session), protocol.encode_chat(record, with_nonce=False)
+                (s for s in room.v2 if s is not session), protocol.encode_record(record, with_nonce=False)
             )
         if len(room.v1) > (present and session.version is Version.V1):
             self._delivery.broadcast((s for s in room.v1 if s is not session), protocol.encode_v1(record))

@@ -9,7 +9,8 @@ Two versions share one port:
 * **v1** is the seed tutorial's protocol, unchanged, for its browser page.
 * **v2** is chosen by offering the WebSocket subprotocol ``roomchat.v2``; it
   adds message ids, acknowledgements, history, members, private messages,
-  typing and errors. docs/protocol.md describes every message.
+  typing, replies, edits, deletions, search and errors. docs/protocol.md
+  describes every message.
 """
 
 from __future__ import annotations
@@ -31,11 +32,19 @@ __all__ = [
     "Limits",
     "Join",
     "Chat",
+    "Edit",
+    "Delete",
+    "Search",
     "Typing",
     "Leave",
     "Ping",
     "ClientMessage",
+    "Quote",
     "ChatRecord",
+    "EditRecord",
+    "DeleteRecord",
+    "Record",
+    "SearchResults",
     "Welcome",
     "History",
     "Members",
@@ -48,7 +57,8 @@ __all__ = [
     "parse_server",
     "encode",
     "encode_v1",
-    "encode_chat",
+    "encode_record",
+    "quote_of",
     "normalize_name",
     "name_key",
     "validate_room",
@@ -89,6 +99,9 @@ class ErrorCode(str, enum.Enum):
     RATE_LIMITED = "rate_limited"
     NO_SUCH_MEMBER = "no_such_member"
     UNAVAILABLE = "unavailable"
+    NO_SUCH_MESSAGE = "no_such_message"
+    NOT_ALLOWED = "not_allowed"
+    TOO_LATE = "too_late"
 
 
 class ProtocolError(ValueError):
@@ -112,6 +125,9 @@ class Limits:
     content_max: int = 4000
     nonce_max: int = 64
     key_max: int = 256
+    # Search
+    query_max: int = 200
+    query_terms_max: int = 8
 
 
 DEFAULT_LIMITS = Limits()
@@ -134,6 +150,32 @@ class Chat:
     content: str
     nonce: str | None = None
     to: str | None = None
+    reply_to: int | None = None  # id of the message this one answers
+
+
+@dataclass(frozen=True, slots=True)
+class Edit:
+    """Replace the text of one's own message ``target``."""
+
+    target: int
+    content: str
+    nonce: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Delete:
+    """Delete one's own message ``target``."""
+
+    target: int
+    nonce: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Search:
+    """Find messages of the current room (and one's own private ones) containing ``query``."""
+
+    query: str
+    nonce: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,7 +193,7 @@ class Ping:
     pass
 
 
-ClientMessage = Union[Join, Chat, Typing, Leave, Ping]
+ClientMessage = Union[Join, Chat, Edit, Delete, Search, Typing, Leave, Ping]
 """Everything a client may send."""
 
 
@@ -159,8 +201,21 @@ ClientMessage = Union[Join, Chat, Typing, Leave, Ping]
 
 
 @dataclass(frozen=True, slots=True)
+class Quote:
+    """What a reply shows of the message it answers; ``excerpt`` None: that one was deleted."""
+
+    id: int
+    sender: str
+    excerpt: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class ChatRecord:
-    """One chat message as stored and delivered; ``to`` marks a private message."""
+    """One chat message as stored and delivered; ``to`` marks a private message.
+
+    ``edited`` (time of the last edit) and ``deleted`` give the message's current state:
+    history shows it as it is now, the events that changed it follow as their own records.
+    """
 
     id: int
     room: str
@@ -168,6 +223,50 @@ class ChatRecord:
     content: str
     timestamp: int
     to: str | None = None
+    nonce: str | None = None
+    reply: Quote | None = None
+    edited: int | None = None
+    deleted: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class EditRecord:
+    """The event "``sender`` changed message ``target`` to ``content``": an id of its own,
+    so a resume with ``since`` delivers it exactly once."""
+
+    id: int
+    room: str
+    sender: str
+    target: int
+    content: str
+    timestamp: int
+    to: str | None = None
+    nonce: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteRecord:
+    """The event "``sender`` deleted message ``target``"."""
+
+    id: int
+    room: str
+    sender: str
+    target: int
+    timestamp: int
+    to: str | None = None
+    nonce: str | None = None
+
+
+Record = Union[ChatRecord, EditRecord, DeleteRecord]
+"""Everything with a room id: stored, resumed and delivered in id order."""
+
+
+@dataclass(frozen=True, slots=True)
+class SearchResults:
+    """The answer to a :class:`Search`: matching messages in their current state, newest first."""
+
+    query: str
+    messages: tuple[ChatRecord, ...]
     nonce: str | None = None
 
 
@@ -182,7 +281,7 @@ class Welcome:
 
 @dataclass(frozen=True, slots=True)
 class History:
-    messages: tuple[ChatRecord, ...]
+    messages: tuple[Record, ...]
     truncated: bool = False  # older messages after ``since`` were left out
 
 
@@ -218,7 +317,9 @@ class Pong:
     pass
 
 
-ServerMessage = Union[ChatRecord, Welcome, History, Members, Notice, TypingNotice, Error, Pong]
+ServerMessage = Union[
+    ChatRecord, EditRecord, DeleteRecord, SearchResults, Welcome, History, Members, Notice, TypingNotice, Error, Pong
+]
 """Everything the server may send."""
 
 
@@ -294,6 +395,45 @@ def _optional_id(obj: dict, key: str) -> int | None:
     return value
 
 
+def _echoed_nonce(obj: dict, limits: Limits) -> str | None:
+    """The nonce to echo in a refusal, if the frame carries a usable one."""
+    nonce = obj.get("nonce")
+    return nonce if isinstance(nonce, str) and len(nonce) <= limits.nonce_max else None
+
+
+def _with_nonce(check, obj: dict, key: str, nonce: str | None):
+    try:
+        return check(obj, key)
+    except ProtocolError as exc:
+        raise ProtocolError(exc.code, exc.message, nonce) from None
+
+
+def _required_id(obj: dict, nonce: str | None) -> int:
+    """The ``id`` of the message an edit or delete refers to."""
+    target = _with_nonce(_optional_id, obj, "id", nonce)
+    if target is None:
+        raise ProtocolError(ErrorCode.BAD_MESSAGE, "'id' must be a message id", nonce)
+    return target
+
+
+def _query(value: Any, limits: Limits, nonce: str | None) -> str:
+    """A search query: text, not blank, bounded in length and in words (each costs a lookup)."""
+    if not isinstance(value, str):
+        raise ProtocolError(ErrorCode.BAD_MESSAGE, "the query must be text", nonce)
+    query = " ".join(value.split())
+    if not query:
+        raise ProtocolError(ErrorCode.EMPTY, "the query is empty", nonce)
+    if len(query) > limits.query_max or len(query.split()) > limits.query_terms_max:
+        raise ProtocolError(
+            ErrorCode.TOO_LONG,
+            f"the query is longer than {limits.query_max} characters or {limits.query_terms_max} words",
+            nonce,
+        )
+    if _has_control(query):
+        raise ProtocolError(ErrorCode.BAD_MESSAGE, "the query contains control characters", nonce)
+    return query
+
+
 def _object(text: str | bytes) -> dict:
     if isinstance(text, bytes):
         raise ProtocolError(ErrorCode.BAD_MESSAGE, "frames must be text, not binary")
@@ -314,8 +454,7 @@ def parse_client(text: str | bytes, limits: Limits = DEFAULT_LIMITS) -> ClientMe
     obj = _object(text)
     kind = obj.get("type")
     if kind == "chat":
-        nonce = obj.get("nonce")
-        nonce = nonce if isinstance(nonce, str) and len(nonce) <= limits.nonce_max else None
+        nonce = _echoed_nonce(obj, limits)
         content = _content(obj.get("content"), limits, nonce)
         to = obj.get("to")
         if to is not None:
@@ -323,7 +462,18 @@ def parse_client(text: str | bytes, limits: Limits = DEFAULT_LIMITS) -> ClientMe
                 to = normalize_name(to, limits)
             except ProtocolError as exc:
                 raise ProtocolError(ErrorCode.NO_SUCH_MEMBER, exc.message, nonce) from None
-        return Chat(content, _optional_str(obj, "nonce", limits.nonce_max), to)
+        reply_to = _with_nonce(_optional_id, obj, "replyTo", nonce)
+        return Chat(content, _optional_str(obj, "nonce", limits.nonce_max), to, reply_to)
+    if kind == "edit":
+        nonce = _echoed_nonce(obj, limits)
+        target = _required_id(obj, nonce)
+        return Edit(target, _content(obj.get("content"), limits, nonce), _optional_str(obj, "nonce", limits.nonce_max))
+    if kind == "delete":
+        nonce = _echoed_nonce(obj, limits)
+        return Delete(_required_id(obj, nonce), _optional_str(obj, "nonce", limits.nonce_max))
+    if kind == "search":
+        nonce = _echoed_nonce(obj, limits)
+        return Search(_query(obj.get("query"), limits, nonce), _optional_str(obj, "nonce", limits.nonce_max))
     if kind == "ping":
         return Ping()
     if kind == "join":
@@ -344,15 +494,35 @@ def parse_client(text: str | bytes, limits: Limits = DEFAULT_LIMITS) -> ClientMe
     raise ProtocolError(ErrorCode.UNKNOWN_TYPE, "unknown message type")
 
 
-def _record(obj: dict) -> ChatRecord:
+def _quote(obj: Any) -> Quote | None:
+    if obj is None:
+        return None
+    excerpt = obj.get("excerpt")
+    return Quote(int(obj["id"]), str(obj["from"]), None if excerpt is None else str(excerpt))
+
+
+def _record(obj: dict) -> Record:
+    """A chat, edit or delete object (live, or an item of ``history``)."""
+    kind = obj.get("type", "chat")
+    common = {
+        "id": int(obj.get("id", 0)),
+        "room": str(obj.get("room", "")),
+        "sender": str(obj["from"]),
+        "timestamp": int(obj.get("timestamp", 0)),
+        "to": obj.get("to"),
+        "nonce": obj.get("nonce"),
+    }
+    if kind == "edit":
+        return EditRecord(target=int(obj["target"]), content=str(obj["content"]), **common)
+    if kind == "delete":
+        return DeleteRecord(target=int(obj["target"]), **common)
+    edited = obj.get("edited")
     return ChatRecord(
-        id=int(obj.get("id", 0)),
-        room=str(obj.get("room", "")),
-        sender=str(obj["from"]),
         content=str(obj["content"]),
-        timestamp=int(obj.get("timestamp", 0)),
-        to=obj.get("to"),
-        nonce=obj.get("nonce"),
+        reply=_quote(obj.get("replyTo")),
+        edited=None if edited is None else int(edited),
+        deleted=bool(obj.get("deleted")),
+        **common,
     )
 
 
@@ -361,8 +531,13 @@ def parse_server(text: str | bytes) -> ServerMessage:
     obj = _object(text)
     kind = obj.get("type")
     try:
-        if kind == "chat":
+        if kind in ("chat", "edit", "delete"):
             return _record(obj)
+        if kind == "results":
+            messages = tuple(_record(m) for m in obj["messages"])
+            if not all(isinstance(m, ChatRecord) for m in messages):
+                raise ValueError("results hold chat messages only")
+            return SearchResults(str(obj.get("query", "")), messages, obj.get("nonce"))
         if kind == "system":
             return Notice(str(obj["content"]), obj.get("event"), obj.get("userId"))
         if kind == "pong":
@@ -399,15 +574,33 @@ def _dumps(obj: dict) -> str:
     return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
 
 
-def _record_obj(msg: ChatRecord, *, with_nonce: bool) -> dict:
-    obj: dict[str, Any] = {
-        "type": "chat",
-        "id": msg.id,
-        "room": msg.room,
-        "from": msg.sender,
-        "content": msg.content,
-        "timestamp": msg.timestamp,
-    }
+def _record_obj(msg: Record, *, with_nonce: bool) -> dict:
+    if isinstance(msg, ChatRecord):
+        obj: dict[str, Any] = {
+            "type": "chat",
+            "id": msg.id,
+            "room": msg.room,
+            "from": msg.sender,
+            "content": msg.content,
+            "timestamp": msg.timestamp,
+        }
+        if msg.reply is not None:
+            obj["replyTo"] = {"id": msg.reply.id, "from": msg.reply.sender, "excerpt": msg.reply.excerpt}
+        if msg.edited is not None:
+            obj["edited"] = msg.edited
+        if msg.deleted:
+            obj["deleted"] = True
+    else:
+        obj = {
+            "type": "edit" if isinstance(msg, EditRecord) else "delete",
+            "id": msg.id,
+            "room": msg.room,
+            "from": msg.sender,
+            "target": msg.target,
+            "timestamp": msg.timestamp,
+        }
+        if isinstance(msg, EditRecord):
+            obj["content"] = msg.content
     if msg.to is not None:
         obj["to"] = msg.to
     if with_nonce and msg.nonce is not None:
@@ -415,17 +608,26 @@ def _record_obj(msg: ChatRecord, *, with_nonce: bool) -> dict:
     return obj
 
 
-def encode_chat(record: ChatRecord, *, with_nonce: bool) -> str:
-    """A v2 chat frame; ``with_nonce`` only for the sender's own copy (its acknowledgement)."""
+def encode_record(record: Record, *, with_nonce: bool) -> str:
+    """A v2 chat/edit/delete frame; ``with_nonce`` only for the sender's own copy (its acknowledgement)."""
     return _dumps(_record_obj(record, with_nonce=with_nonce))
 
 
 def encode(msg: ServerMessage | ClientMessage) -> str:
     """Encode a message as a v2 frame (client messages too, for the desktop client)."""
-    if isinstance(msg, ChatRecord):
-        return encode_chat(msg, with_nonce=True)
+    if isinstance(msg, (ChatRecord, EditRecord, DeleteRecord)):
+        return encode_record(msg, with_nonce=True)
+    if isinstance(msg, SearchResults):
+        obj: dict[str, Any] = {
+            "type": "results",
+            "query": msg.query,
+            "messages": [_record_obj(m, with_nonce=False) for m in msg.messages],
+        }
+        if msg.nonce is not None:
+            obj["nonce"] = msg.nonce
+        return _dumps(obj)
     if isinstance(msg, Notice):
-        obj: dict[str, Any] = {"type": "system", "content": msg.content}
+        obj = {"type": "system", "content": msg.content}
         if msg.event is not None:
             obj["event"] = msg.event
         if msg.user_id is not None:
@@ -471,6 +673,18 @@ def encode(msg: ServerMessage | ClientMessage) -> str:
             obj["nonce"] = msg.nonce
         if msg.to is not None:
             obj["to"] = msg.to
+        if msg.reply_to is not None:
+            obj["replyTo"] = msg.reply_to
+        return _dumps(obj)
+    if isinstance(msg, (Edit, Delete, Search)):
+        if isinstance(msg, Search):
+            obj = {"type": "search", "query": msg.query}
+        else:
+            obj = {"type": "edit" if isinstance(msg, Edit) else "delete", "id": msg.target}
+            if isinstance(msg, Edit):
+                obj["content"] = msg.content
+        if msg.nonce is not None:
+            obj["nonce"] = msg.nonce
         return _dumps(obj)
     if isinstance(msg, Typing):
         return _dumps({"type": "typing", "active": msg.active})
@@ -481,13 +695,34 @@ PRIVATE_PREFIX_V1 = "[私信] "
 """How a private message reads on a v1 page, which knows no private messages."""
 
 
+DELETED_TEXT_V1 = "[消息已删除]"
+EDITED_PREFIX_V1 = "[已编辑] "
+
+
+def _text_v1(msg: ChatRecord | EditRecord) -> str:
+    """The plain text a v1 page shows for a message, its reply quote and an edit."""
+    if isinstance(msg, EditRecord):
+        return EDITED_PREFIX_V1 + msg.content
+    if msg.deleted:
+        return DELETED_TEXT_V1
+    content = msg.content if msg.edited is None else EDITED_PREFIX_V1 + msg.content
+    if msg.reply is not None:
+        quoted = DELETED_TEXT_V1 if msg.reply.excerpt is None else msg.reply.excerpt
+        content = f"[↪ {msg.reply.sender}: {quoted}] {content}"
+    return content
+
+
 def encode_v1(msg: ServerMessage) -> str | None:
     """Encode for a seed (v1) client, or None for what a v1 page must never receive."""
-    if isinstance(msg, ChatRecord):
-        content = msg.content if msg.to is None else PRIVATE_PREFIX_V1 + msg.content
+    if isinstance(msg, (ChatRecord, EditRecord)):
+        content = _text_v1(msg)
+        if msg.to is not None:
+            content = PRIVATE_PREFIX_V1 + content
         return _dumps(
             {"type": "chat", "from": msg.sender, "content": content, "timestamp": msg.timestamp}
         )
+    if isinstance(msg, DeleteRecord):
+        return _dumps({"type": "system", "content": f"用户「{msg.sender}」删除了一条消息"})
     if isinstance(msg, Notice):
         return _dumps({"type": "system", "content": msg.content})
     if isinstance(msg, Pong):
@@ -495,7 +730,19 @@ def encode_v1(msg: ServerMessage) -> str | None:
     return None
 
 
-def with_nonce(record: ChatRecord, nonce: str | None) -> ChatRecord:
+QUOTE_MAX = 80
+"""Characters of the first line a reply quotes."""
+
+
+def quote_of(record: ChatRecord) -> Quote:
+    """The excerpt a reply to ``record`` carries: its sender and first non-blank line."""
+    line = next((line.strip() for line in record.content.splitlines() if line.strip()), "")
+    if len(line) > QUOTE_MAX:
+        line = line[: QUOTE_MAX - 1].rstrip() + "…"
+    return Quote(record.id, record.sender, line)
+
+
+def with_nonce(record: Record, nonce: str | None) -> Record:
     """The sender's copy of a record carries the nonce it sent, as its acknowledgement."""
     return dataclasses.replace(record, nonce=nonce)
 

@@ -15,12 +15,12 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from .protocol import ChatRecord, name_key
+from .protocol import ChatRecord, DeleteRecord, EditRecord, Quote, Record, name_key
 
-__all__ = ["HistoryStore", "StoreError"]
+__all__ = ["HistoryStore", "StoreError", "COLUMNS", "visible_clause", "record_from_row"]
 
 # Rows are appended in rowid order (cheap); only the compact (room, id) index is written
 # out of order. A WITHOUT ROWID table keyed by (room, id) scatters whole rows across pages
@@ -36,7 +36,14 @@ CREATE TABLE IF NOT EXISTS messages (
     recipient_key TEXT,
     content TEXT NOT NULL,
     ts INTEGER NOT NULL,
-    nonce TEXT
+    nonce TEXT,
+    kind INTEGER NOT NULL DEFAULT 0,
+    target INTEGER,
+    reply_to INTEGER,
+    quote_sender TEXT,
+    quote_text TEXT,
+    edited INTEGER,
+    deleted INTEGER NOT NULL DEFAULT 0
 );
 CREATE UNIQUE INDEX IF NOT EXISTS messages_by_room ON messages (room, id);
 CREATE TABLE IF NOT EXISTS identities (
@@ -47,10 +54,31 @@ CREATE TABLE IF NOT EXISTS identities (
 ) WITHOUT ROWID;
 """
 
-_COLUMNS = "id, room, sender, content, ts, recipient, nonce"
+# Partial indexes: only replies and edit events pay for them, and a deletion finds the quotes
+# and earlier versions of the text it must wipe without scanning the room.
+INDEXES = """
+CREATE INDEX IF NOT EXISTS replies ON messages (room, reply_to) WHERE reply_to IS NOT NULL;
+CREATE INDEX IF NOT EXISTS amendments ON messages (room, target) WHERE target IS NOT NULL;
+"""
+
+# Columns added after the first release, for databases made by it.
+ADDED_COLUMNS = {
+    "kind": "INTEGER NOT NULL DEFAULT 0",
+    "target": "INTEGER",
+    "reply_to": "INTEGER",
+    "quote_sender": "TEXT",
+    "quote_text": "TEXT",
+    "edited": "INTEGER",
+    "deleted": "INTEGER NOT NULL DEFAULT 0",
+}
+
+KIND_CHAT, KIND_EDIT, KIND_DELETE = 0, 1, 2
+"""``messages.kind``: a message, or an event that changed an earlier one (``target``)."""
+
+COLUMNS = "id, room, sender, content, ts, recipient, nonce, kind, target, reply_to, quote_sender, quote_text, edited, deleted"
 
 
-def _visible(room: str, user: str, private: bool) -> tuple[str, tuple[str, ...]]:
+def visible_clause(room: str, user: str, private: bool) -> tuple[str, tuple[str, ...]]:
     """WHERE clause and parameters for the messages of ``room`` that ``user`` may see."""
     if not private:
         return "room = ? AND recipient_key IS NULL", (room,)
@@ -65,9 +93,17 @@ class StoreError(RuntimeError):
 class HistoryStore:
     """Room history: the hub's only view of persistence (swap it for another backend)."""
 
-    def __init__(self, path: Path, *, retention: int = 10_000, durable: bool = False) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        retention: int = 10_000,
+        durable: bool = False,
+    ) -> None:
         self.path = Path(path)
         self.retention = retention
+        # Told after each commit (e.g. the search index: new rows to read); must not block.
+        self.on_commit: Callable[[], None] | None = None
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._lock = _claim(self.path.with_name(self.path.name + ".lock"))
@@ -80,6 +116,8 @@ class HistoryStore:
             self._db.execute("PRAGMA wal_autocheckpoint=0")
             self._db.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
             self._db.executescript(SCHEMA)
+            _add_missing_columns(self._db)
+            self._db.executescript(INDEXES)
             self._db.execute("SELECT count(*) FROM messages WHERE room = ''").fetchone()
             problems = [row[0] for row in self._db.execute("PRAGMA quick_check(3)")]
             if problems != ["ok"]:
@@ -101,22 +139,31 @@ class HistoryStore:
         ``private=False`` leaves out every private message, the user's own included.
         Records keep the sender's nonce; the hub shows it to the sender only.
         """
-        where, params = _visible(room, user, private)
+        where, params = visible_clause(room, user, private)
         rows = self._db.execute(
-            f"SELECT {_COLUMNS} FROM messages WHERE {where} ORDER BY id DESC LIMIT ?", (*params, limit)
+            f"SELECT {COLUMNS} FROM messages WHERE {where} AND kind = {KIND_CHAT} ORDER BY id DESC LIMIT ?",
+            (*params, limit),
         ).fetchall()
-        return [_record(row) for row in reversed(rows)]
+        return [record_from_row(row) for row in reversed(rows)]
+
+    def message(self, room: str, message_id: int) -> ChatRecord | None:
+        """Message ``message_id`` of ``room`` as it is now (None: no such message, or an event)."""
+        row = self._db.execute(
+            f"SELECT {COLUMNS} FROM messages WHERE room = ? AND id = ? AND kind = {KIND_CHAT}", (room, message_id)
+        ).fetchone()
+        return None if row is None else record_from_row(row)
 
     def since(
         self, room: str, user: str, after_id: int, limit: int, *, private: bool = True
-    ) -> list[ChatRecord]:
-        """The newest ``limit`` messages after ``after_id`` that ``user`` may see, oldest first."""
-        where, params = _visible(room, user, private)
+    ) -> list[Record]:
+        """The newest ``limit`` records after ``after_id`` that ``user`` may see, oldest first:
+        messages in their current state and the edit/delete events among them."""
+        where, params = visible_clause(room, user, private)
         rows = self._db.execute(
-            f"SELECT {_COLUMNS} FROM messages WHERE {where} AND id > ? ORDER BY id DESC LIMIT ?",
+            f"SELECT {COLUMNS} FROM messages WHERE {where} AND id > ? ORDER BY id DESC LIMIT ?",
             (*params, after_id, limit),
         ).fetchall()
-        return [_record(row) for row in reversed(rows)]
+        return [record_from_row(row) for row in reversed(rows)]
 
     def secret(self, room: str, user: str) -> str | None:
         """The resume secret last issued to ``user`` in ``room`` (None: never joined)."""
@@ -133,29 +180,31 @@ class HistoryStore:
         except sqlite3.Error as exc:
             raise StoreError(f"resume secret not written: {exc}") from exc
 
-    def append_batch(self, records: Sequence[ChatRecord]) -> None:
-        """Store and commit ``records`` at once; raise StoreError if they are not durable."""
+    def append_batch(self, records: Sequence[Record]) -> None:
+        """Store and commit ``records`` at once; raise StoreError if they are not durable.
+
+        An edit or delete event is stored as a record of its own and applied to its target in
+        the same commit, so history shows the current state and ``since`` the events.
+        """
+        plain, rich = [], []
+        for r in records:
+            if type(r) is ChatRecord and r.reply is None:
+                plain.append(
+                    (r.room, r.id, r.sender, name_key(r.sender), r.to, None if r.to is None else name_key(r.to),
+                     r.content, r.timestamp, r.nonce)
+                )
+            else:
+                rich.append(r)
         try:
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 self._db.executemany(
                     "INSERT INTO messages (room, id, sender, sender_key, recipient, recipient_key, content, ts, nonce)"
                     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [
-                        (
-                            r.room,
-                            r.id,
-                            r.sender,
-                            name_key(r.sender),
-                            r.to,
-                            None if r.to is None else name_key(r.to),
-                            r.content,
-                            r.timestamp,
-                            r.nonce,
-                        )
-                        for r in records
-                    ],
+                    plain,
                 )
+                for record in rich:
+                    self._append_rich(record)
                 self._trim(records)
                 self._db.execute("COMMIT")
             except BaseException:
@@ -165,8 +214,49 @@ class HistoryStore:
         except sqlite3.Error as exc:
             raise StoreError(f"history not written: {exc}") from exc
         self._checkpointer.wake()
+        if self.on_commit is not None:
+            self.on_commit()
 
-    def _trim(self, records: Sequence[ChatRecord]) -> None:
+    def _append_rich(self, r: Record) -> None:
+        """A reply, or an event together with its effect on the message it changes."""
+        db = self._db
+        kind, target, content, quote = KIND_CHAT, None, "", None
+        if isinstance(r, ChatRecord):
+            content, quote = r.content, r.reply
+        else:
+            target = r.target
+            if isinstance(r, EditRecord):
+                kind, content = KIND_EDIT, r.content
+                db.execute(
+                    "UPDATE messages SET content = ?, edited = ? WHERE room = ? AND id = ? AND kind = 0 AND deleted = 0",
+                    (r.content, r.timestamp, r.room, r.target),
+                )
+            else:
+                kind = KIND_DELETE
+                # The text goes everywhere it was kept: the message, its earlier versions, quotes of it.
+                db.execute(
+                    "UPDATE messages SET content = '', deleted = 1 WHERE room = ? AND id = ? AND kind = 0",
+                    (r.room, r.target),
+                )
+                db.execute(
+                    "UPDATE messages SET content = '' WHERE room = ? AND target = ? AND kind = 1", (r.room, r.target)
+                )
+                db.execute(
+                    "UPDATE messages SET quote_text = NULL WHERE room = ? AND reply_to = ?", (r.room, r.target)
+                )
+        db.execute(
+            "INSERT INTO messages (room, id, sender, sender_key, recipient, recipient_key, content, ts, nonce,"
+            " kind, target, reply_to, quote_sender, quote_text) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                r.room, r.id, r.sender, name_key(r.sender), r.to, None if r.to is None else name_key(r.to),
+                content, r.timestamp, r.nonce, kind, target,
+                None if quote is None else quote.id,
+                None if quote is None else quote.sender,
+                None if quote is None else quote.excerpt,
+            ),
+        )
+
+    def _trim(self, records: Sequence[Record]) -> None:
         """Keep ``retention`` messages per room, pruning every TRIM_EVERY ids (not per batch)."""
         if self.retention <= 0:
             return
@@ -253,5 +343,19 @@ class Checkpointer:
         self._thread.join()
 
 
-def _record(row: tuple) -> ChatRecord:
-    return ChatRecord(*row)
+def _add_missing_columns(db: sqlite3.Connection) -> None:
+    present = {row[1] for row in db.execute("PRAGMA table_info(messages)")}
+    for name, declaration in ADDED_COLUMNS.items():
+        if name not in present:
+            db.execute(f"ALTER TABLE messages ADD COLUMN {name} {declaration}")
+
+
+def record_from_row(row: tuple) -> Record:
+    """A row of :data:`COLUMNS` as the record it stores."""
+    id_, room, sender, content, ts, to, nonce, kind, target, reply_to, quote_sender, quote_text, edited, deleted = row
+    if kind == KIND_EDIT:
+        return EditRecord(id_, room, sender, target, content, ts, to, nonce)
+    if kind == KIND_DELETE:
+        return DeleteRecord(id_, room, sender, target, ts, to, nonce)
+    quote = None if reply_to is None else Quote(reply_to, quote_sender, quote_text)
+    return ChatRecord(id_, room, sender, content, ts, to, nonce, quote, edited, bool(deleted))

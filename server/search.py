@@ -106,14 +106,25 @@ class SearchIndex:
     """
 
     def __init__(
-        self, path: Path, history_path: Path, *, interval: float = 1.0, time_limit: float = 2.0
+        self,
+        path: Path,
+        history_path: Path,
+        *,
+        quiet: float = 0.5,
+        max_delay: float = 5.0,
+        time_limit: float = 2.0,
     ) -> None:
         self.path = Path(path)
         self._history_path = Path(history_path)
-        self._interval = interval  # at most one catch-up per interval while messages flow in
+        # New rows are indexed once no commit came for ``quiet`` s, at the latest ``max_delay`` s
+        # after the first of them, and always before a query: a burst of chat is not slowed
+        # by indexing it while it lasts.
+        self._quiet = quiet
+        self._max_delay = max_delay
         self._time_limit = time_limit  # a query running longer is interrupted and fails
         self._jobs: queue.SimpleQueue = queue.SimpleQueue()
         self._dirty = threading.Event()
+        self._last_commit = 0.0
         self._post: Callable[[Callable[[], None]], object] | None = None
         self._thread: threading.Thread | None = None
         self._db = self._open()  # opened here so that a broken SQLite fails at start, in the caller
@@ -138,6 +149,7 @@ class SearchIndex:
 
     def wake(self) -> None:
         """New history rows were committed (called on the loop after each batch: no blocking)."""
+        self._last_commit = time.monotonic()
         if not self._dirty.is_set():
             self._dirty.set()
             self._jobs.put(_WAKE)
@@ -165,29 +177,36 @@ class SearchIndex:
     # The search thread -------------------------------------------------------------------
 
     def _run(self) -> None:
-        try:  # indexing must not compete with the event loop for the core (Linux: per thread)
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+        try:  # like the checkpointer: the event loop has the core first (Linux: per thread)
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
         except (AttributeError, OSError):
             pass
         indexed_since_purge = 0
-        next_catch_up = 0.0
+        dirty_since: float | None = None
         while True:
             wait = None
             if self._dirty.is_set():
-                wait = max(0.0, next_catch_up - time.monotonic())
+                now = time.monotonic()
+                dirty_since = now if dirty_since is None else dirty_since
+                wait = max(0.0, min(dirty_since + self._max_delay, self._last_commit + self._quiet) - now)
             try:
                 job = self._jobs.get(timeout=wait)
             except queue.Empty:
-                job = _WAKE
+                job = None  # the delay is over (or new commits moved it: the next turn sees)
             if job is _STOP:
                 return
+            if job is _WAKE:
+                continue
             try:
                 if isinstance(job, _Query):
                     indexed_since_purge += self._catch_up()
+                    dirty_since = None
                     self._answer(job)
-                elif self._dirty.is_set() and time.monotonic() >= next_catch_up:
+                elif wait is not None and time.monotonic() >= min(
+                    (dirty_since or 0.0) + self._max_delay, self._last_commit + self._quiet
+                ):
                     indexed_since_purge += self._catch_up()
-                    next_catch_up = time.monotonic() + self._interval
+                    dirty_since = None
                 if indexed_since_purge >= PURGE_EVERY:
                     self._purge()
                     indexed_since_purge = 0

@@ -436,3 +436,134 @@ def test_edit_window_flag(tmp_path):
     for bad in ("-1", "soon", "inf"):
         result = server("--edit-window", bad)
         assert result.returncode == 2 and "--edit-window" in result.stderr, result.stderr
+
+
+# Security and stalls ---------------------------------------------------------------------------
+
+
+def test_search_never_finds_another_rooms_or_another_pairs_messages(server_thread):
+    async def scenario():
+        url = server_thread.url
+        alice, alice_welcome = await joined(url, "alice")
+        bob, _ = await joined(url, "bob")
+        eve, _ = await joined(url, "eve")
+        olga, _ = await joined(url, "olga", room="other")
+        await say(olga, "needle in the other room")
+        await say(alice, "needle between alice and bob", to="bob")
+        await say(eve, "needle from eve to herself", to="eve")
+        await say(alice, "needle for everyone")
+
+        async def found(peer: ChatPeer) -> list[str]:
+            return sorted(m["content"] for m in (await act(peer, "search", query="needle"))["messages"])
+
+        assert await found(alice) == ["needle between alice and bob", "needle for everyone"]
+        assert await found(bob) == ["needle between alice and bob", "needle for everyone"]
+        assert await found(eve) == ["needle for everyone", "needle from eve to herself"]
+        assert await found(olga) == ["needle in the other room"]
+        # Someone who takes "bob" after he left, without his secret, finds the room's only.
+        await bob.close()
+        await asyncio.sleep(0.1)
+        impostor, first = await joined(url, "bob")
+        assert await found(impostor) == ["needle for everyone"]
+        await impostor.close()
+        await asyncio.sleep(0.1)
+        impostor, _ = await joined(url, "bob", resume=first["resume"])  # its own secret: still nothing
+        assert await found(impostor) == ["needle for everyone"]
+        # Alice, back with her secret, still finds her conversation.
+        await alice.close()
+        await asyncio.sleep(0.1)
+        alice, _ = await joined(url, "alice", resume=alice_welcome["resume"])
+        assert await found(alice) == ["needle between alice and bob", "needle for everyone"]
+
+    run(scenario())
+
+
+def test_one_search_at_a_time_per_connection(server_thread):
+    async def scenario():
+        alice, _ = await joined(server_thread.url, "alice")
+        await alice.send(type="search", query="one", nonce="s1")
+        await alice.send(type="search", query="two", nonce="s2")
+        answers = {}
+        while len(answers) < 2:
+            frame = await alice.recv()
+            answers[frame["nonce"]] = frame
+        assert answers["s1"]["type"] == "results"
+        assert answers["s2"]["type"] == "error" and answers["s2"]["code"] == "rate_limited"
+        assert (await act(alice, "search", query="three"))["type"] == "results"  # free again
+
+    run(scenario())
+
+
+def test_a_query_over_the_time_limit_fails_alone(tmp_path):
+    """The search thread interrupts a query that runs too long and answers None."""
+    from server.search import SearchIndex
+
+    store = HistoryStore(tmp_path / "history.sqlite3", retention=0)
+    words = "alpha beta gamma delta epsilon zeta eta theta".split()
+    store.append_batch([ChatRecord(i, "r", "a", " ".join(words) + f" {i}", i) for i in range(1, 30_001)])
+    index = SearchIndex(tmp_path / "search.sqlite3", store.path, time_limit=0.0)
+    answers: list = []
+    done = asyncio.Event()
+    loop = asyncio.new_event_loop()
+    try:
+        index.start(loop.call_soon_threadsafe)
+
+        async def ask(query: str):
+            done.clear()
+            # Every message matches, none is in room "q": the whole index is walked.
+            index.search("q", "a", query, private=True, limit=50,
+                         done=lambda found: (answers.append(found), done.set()))
+            await asyncio.wait_for(done.wait(), 60)
+            return answers[-1]
+
+        assert loop.run_until_complete(ask(" ".join(words))) is None
+    finally:
+        index.stop()
+        store.close()
+        loop.close()
+
+
+def test_searches_never_stall_the_chat(tmp_path):
+    """Hostile searches (the most words, common ones, over 60,000 messages, from 8
+    connections at once) run on the search thread: chat round trips stay fast."""
+    data = tmp_path / "data"
+    store = HistoryStore(data / "history.sqlite3", retention=0)
+    common = "the meeting notes build release 北京 开会 咖啡".split()
+    store.append_batch([ChatRecord(i, "r", "x", " ".join(common[: 1 + i % 8]) + " 服务器", i)
+                        for i in range(1, 60_001)])
+    store.close()
+    thread = ServerThread(make_config(data, rate_limit=0))
+    thread.start()
+    try:
+
+        async def scenario():
+            searchers = [(await joined(thread.url, f"s{i}"))[0] for i in range(8)]
+            talker, _ = await joined(thread.url, "talker")
+            await act(searchers[0], "search", query="warm")  # the index has caught up
+            stop = asyncio.Event()
+            answered = 0
+
+            async def hammer(peer: ChatPeer) -> None:
+                nonlocal answered
+                while not stop.is_set():
+                    answer = await act(peer, "search", query="the 北京 meeting 开会 notes 咖啡 build 服")
+                    assert answer["type"] in ("results", "error")
+                    answered += 1
+
+            tasks = [asyncio.create_task(hammer(p)) for p in searchers]
+            await asyncio.sleep(0.2)
+            round_trips = []
+            for i in range(40):
+                t0 = time.perf_counter()
+                await say(talker, f"still here {i}")
+                round_trips.append(time.perf_counter() - t0)
+                await asyncio.sleep(0.02)
+            stop.set()
+            await asyncio.gather(*tasks)
+            return max(round_trips), answered
+
+        slowest, answered = run(scenario())
+    finally:
+        thread.stop()
+    assert answered >= 8
+    assert slowest < 0.25, f"a chat took {slowest * 1000:.0f} ms while searches ran"

@@ -349,5 +349,36 @@ def invisible_names(port: int) -> str:
     return reply_code(sock)
 
 
+# Search ----------------------------------------------------------------------------------------
+
+
+def _search_frame(query: str, nonce: str = "s") -> bytes:
+    return client_frame(OP_TEXT, json.dumps({"type": "search", "query": query, "nonce": nonce},
+                                            ensure_ascii=False).encode())
+
+
+@adversary("a search for a 20,000-character pattern (60 KB)", expect="error too_long")
+def huge_search(port: int) -> str:
+    sock = joined(port, "searcher")
+    sock.sendall(_search_frame("北京" * 10_000))
+    return reply_code(sock, skip=("system", "members"))
+
+
+@adversary("40 searches at once, each of 8 FTS-operator words", expect="results")
+def search_flood(port: int) -> str:
+    """The room has had pathological messages; every query is FTS5 syntax that must stay literal."""
+    talker = joined(port, "talker")
+    words = ['"*"', "NEAR(a", "OR", "AND*", "^北", "京*", '"""', "a:b"]
+    talker.sendall(b"".join(
+        client_frame(OP_TEXT, json.dumps({"type": "chat", "content": " ".join(words) * 40}).encode())
+        for _ in range(30)
+    ))
+    sock = joined(port, "searcher")
+    sock.sendall(b"".join(_search_frame(" ".join(words), nonce=str(i)) for i in range(40)))
+    answer = reply_code(sock, skip=("system", "members", "chat", "error"))  # rate_limited meanwhile
+    talker.close()
+    return answer
+
+
 if __name__ == "__main__":
     _watch(int(sys.argv[1]), float(sys.argv[2]))

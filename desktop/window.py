@@ -20,7 +20,6 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QPushButton,
     QScrollArea,
-    QSystemTrayIcon,
     QVBoxLayout,
     QWidget,
 )
@@ -37,6 +36,7 @@ from desktop.fonts import even_cjk_weight
 from desktop.host import RoomHost
 from desktop.i18n import LANGUAGES, Translations
 from desktop.models import MessageModel
+from desktop.notify import Notifier
 from desktop.settings import DEFAULT_SERVER, Settings
 from desktop.widgets.composer import Composer
 from desktop.widgets.icon import app_icon
@@ -49,9 +49,6 @@ __all__ = ["MainWindow", "STYLE_SHEET"]
 
 TYPING_IDLE_MS = 3000
 """After this long without a keystroke we tell the room we stopped typing."""
-
-NOTIFY_EVERY_S = 3.0
-"""A burst of unseen messages raises one tray notification, not one per message."""
 
 STYLE_SHEET = """
 QMenuBar { background: #1a1a2e; color: #c8c8e0; border-bottom: 1px solid #2c2c48; }
@@ -154,14 +151,14 @@ class MainWindow(QMainWindow):
         self._typers: list[str] = []
         self._failure = Failure.LOST
         self._failure_detail = ""
-        self._tray: QSystemTrayIcon | None = None
-        self._notified_at = -NOTIFY_EVERY_S
         self._join_label = QT_TRANSLATE_NOOP("MainWindow", "Join room")
         self._closing: asyncio.Task | None = None
         self._welcome: Notice | None = None  # "Joined room (N online)", shown after the history
         self._welcomed = False  # joined this room before: a later welcome is a reconnect
         self._tasks: set[asyncio.Task] = set()
         self.setWindowIcon(app_icon())
+        self.notifier = Notifier(self, self.windowIcon())
+        self.notifier.activated.connect(lambda: (self.showNormal(), self.activateWindow()))
 
         self.sidebar = Sidebar(self)
         sidebar_scroll = QScrollArea(self)
@@ -535,18 +532,9 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(f"({self.unread}) {title}" if self.unread else title)
 
     def _notify(self, record: ChatRecord) -> None:
-        """A tray balloon for a message that arrived unseen; at most one per few seconds."""
-        now = time.monotonic()
-        if not QSystemTrayIcon.isSystemTrayAvailable() or now - self._notified_at < NOTIFY_EVERY_S:
-            return
-        self._notified_at = now
-        if self._tray is None:
-            self._tray = QSystemTrayIcon(self.windowIcon(), self)
-            self._tray.activated.connect(lambda *_: (self.showNormal(), self.activateWindow()))
-            self._tray.show()
+        """Alert the person about a message that arrived unseen (desktop.notify)."""
         title = self.tr("Private message from %1") if record.to else self.tr("%1 in RoomChat")
-        self._tray.showMessage(title.replace("%1", record.sender), record.content[:200],
-                               QSystemTrayIcon.MessageIcon.Information, 5000)
+        self.notifier.notify(title.replace("%1", record.sender), record.content)
 
     def changeEvent(self, event) -> None:  # noqa: N802
         if event.type() == QEvent.Type.ActivationChange and self._attended() and self.unread:
@@ -643,8 +631,7 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event) -> None:  # noqa: N802
         if self._closing is None:
             self._closing = self._keep(self.shutdown())
-        if self._tray is not None:
-            self._tray.hide()
+        self.notifier.hide()
         super().closeEvent(event)
         self.closed.emit()
 

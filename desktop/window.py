@@ -19,7 +19,6 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QMessageBox,
     QPushButton,
-    QScrollArea,
     QVBoxLayout,
     QWidget,
 )
@@ -39,6 +38,7 @@ from desktop.models import MessageModel
 from desktop.notify import Notifier
 from desktop.settings import DEFAULT_SERVER, Settings
 from desktop.widgets.composer import Composer
+from desktop.widgets.drawer import SidebarDrawer
 from desktop.widgets.icon import app_icon
 from desktop.widgets.message_view import MessageView
 from desktop.widgets.sidebar import Sidebar
@@ -116,6 +116,10 @@ QMainWindow, #chatArea { background: #ffffff; }
 #jumpButton {
     background: #646cff; color: #ffffff; border: none; border-radius: 14px; padding: 6px 14px;
 }
+#chatHeader { background: #ffffff; border-bottom: 1px solid #eeeeee; }
+#sidebarToggle { border: none; border-radius: 6px; padding: 2px 8px; font-size: 13pt; color: #2d2d44; }
+#sidebarToggle:hover { background: #eef0ff; }
+#chatTitle { color: #2d2d44; font-weight: bold; }
 #banner { background: #eef0ff; border-bottom: 1px solid #d6d9ff; }
 #banner QLabel { color: #2d2d44; }
 """
@@ -161,12 +165,7 @@ class MainWindow(QMainWindow):
         self.notifier.activated.connect(lambda: (self.showNormal(), self.activateWindow()))
 
         self.sidebar = Sidebar(self)
-        sidebar_scroll = QScrollArea(self)
-        sidebar_scroll.setObjectName("sidebarScroll")
-        sidebar_scroll.setWidget(self.sidebar)
-        sidebar_scroll.setWidgetResizable(True)
-        sidebar_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        sidebar_scroll.setFixedWidth(270)
+        self.drawer = SidebarDrawer(self, self.sidebar)
         self.view = MessageView(self)
         self.view.setModel(self.model)
         self.composer = Composer(self)
@@ -178,6 +177,7 @@ class MainWindow(QMainWindow):
         chat_layout = QVBoxLayout(chat)
         chat_layout.setContentsMargins(0, 0, 0, 0)
         chat_layout.setSpacing(0)
+        chat_layout.addWidget(self.drawer.header)
         chat_layout.addWidget(self.banner)
         chat_layout.addWidget(self.view, 1)
         chat_layout.addWidget(self.composer)
@@ -185,7 +185,7 @@ class MainWindow(QMainWindow):
         row = QHBoxLayout(central)
         row.setContentsMargins(0, 0, 0, 0)
         row.setSpacing(0)
-        row.addWidget(sidebar_scroll)
+        row.addWidget(self.drawer.area)
         row.addWidget(chat, 1)
         self.setCentralWidget(central)
         self.setStyleSheet(STYLE_SHEET)
@@ -213,6 +213,7 @@ class MainWindow(QMainWindow):
         layout = QHBoxLayout(banner)
         layout.setContentsMargins(16, 10, 16, 10)
         self.banner_label = QLabel(banner)
+        self.banner_label.setWordWrap(True)  # narrow windows: wrap, never clip
         self.banner_button = QPushButton(banner)
         self.banner_button.setObjectName("bannerButton")
         self.banner_button.clicked.connect(lambda: self.sidebar.host_panel.switch.setChecked(True))
@@ -530,6 +531,7 @@ class MainWindow(QMainWindow):
         room = self.connection.room
         title = f"RoomChat — {room}" if room else "RoomChat"
         self.setWindowTitle(f"({self.unread}) {title}" if self.unread else title)
+        self.drawer.set_title(room if self.connection.state is not ConnectionState.OFFLINE else "")
 
     def _notify(self, record: ChatRecord) -> None:
         """Alert the person about a message that arrived unseen (desktop.notify)."""

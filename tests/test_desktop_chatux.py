@@ -8,6 +8,7 @@ import os
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from PySide6.QtCore import Qt  # noqa: E402
+from PySide6.QtWidgets import QWidget  # noqa: E402
 from PySide6.QtTest import QTest  # noqa: E402
 from test_desktop_window import (  # noqa: E402,F401 (windows is a fixture)
     contents,
@@ -229,3 +230,63 @@ def test_after_a_second_window_took_over_and_closed_the_first_rejoins_with_its_p
             run(window.shutdown())
             window.deleteLater()
         QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+
+
+def _clipped(window) -> list[str]:
+    """Visible widgets of the chat column that stick out of the window or lack their minimum."""
+    from PySide6.QtCore import QRect
+    from PySide6.QtWidgets import QLabel, QPushButton, QToolButton
+
+    bad = []
+    frame = QRect(0, 0, window.width(), window.height())
+    for widget in window.centralWidget().findChildren(QWidget):
+        if not widget.isVisible() or window.drawer.area.isAncestorOf(widget) \
+                or window.view.viewport().isAncestorOf(widget):
+            continue
+        rect = QRect(widget.mapTo(window, widget.rect().topLeft()), widget.size())
+        if not frame.contains(rect):
+            bad.append(f"{widget.objectName() or type(widget).__name__} outside the window")
+        if isinstance(widget, (QLabel, QPushButton, QToolButton)) and widget.text():
+            wrapped = isinstance(widget, QLabel) and widget.wordWrap()
+            needed = widget.minimumSizeHint().width() if wrapped else widget.sizeHint().width()
+            if widget.width() < needed:
+                bad.append(f"{widget.objectName()} {widget.width()} < {needed}: {widget.text()!r}")
+    return bad
+
+
+def test_narrow_window_folds_the_sidebar_and_clips_nothing(windows, qapp, artifacts):
+    from PySide6.QtWidgets import QWidget  # noqa: F401 (used by _clipped)
+
+    translations = Translations(qapp)
+    window = windows("narrow", translations)
+    try:
+        for language in ("en", "zh_CN"):
+            window.set_language(language)
+            window.resize(1000, 680)
+            qapp.processEvents()
+            assert window.drawer.open and window.drawer.area.isVisible()
+            window.resize(600, 400)
+            qapp.processEvents()
+            assert not window.drawer.area.isVisible() and not window.drawer.toggle.isChecked()
+            assert window.composer.width() == 600, "the chat takes the whole width"
+            assert window.minimumSizeHint().width() <= 600
+            edit = window.composer.edit
+            assert edit.fontMetrics().horizontalAdvance(edit.placeholderText()) < edit.viewport().width()
+            assert _clipped(window) == []
+            window.grab().save(str(artifacts / f"desktop-narrow-folded-{language}.png"))
+
+            QTest.mouseClick(window.drawer.toggle, Qt.MouseButton.LeftButton)
+            qapp.processEvents()
+            assert window.drawer.area.isVisible() and window.drawer.area.width() == 270
+            assert edit.fontMetrics().horizontalAdvance(edit.placeholderText()) < edit.viewport().width()
+            assert _clipped(window) == []
+            window.grab().save(str(artifacts / f"desktop-narrow-open-{language}.png"))
+            QTest.mouseClick(window.drawer.toggle, Qt.MouseButton.LeftButton)
+            qapp.processEvents()
+            assert not window.drawer.area.isVisible()
+            window.resize(1000, 680)
+            qapp.processEvents()
+            assert window.drawer.area.isVisible(), "wide again: the sidebar is back"
+            assert "Enter" in edit.placeholderText(), "the full hint where it fits"
+    finally:
+        translations.apply("en")

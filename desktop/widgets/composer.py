@@ -43,7 +43,23 @@ class MessageEdit(QPlainTextEdit):
         self.setTabChangesFocus(True)
         self.setLineWrapMode(QPlainTextEdit.LineWrapMode.WidgetWidth)
         self.document().documentLayout().documentSizeChanged.connect(self._fit_height)
+        self._hints = ("", "")
         self._fit_height()
+
+    def set_hints(self, full: str, short: str) -> None:
+        """Placeholder texts: ``full`` where it fits on one line, else ``short`` (no wrapping)."""
+        self._hints = (full, short)
+        self.setToolTip(full)
+        self._fit_hint()
+
+    def _fit_hint(self) -> None:
+        full, short = self._hints
+        room = self.viewport().width() - 2 * self.document().documentMargin() - 4
+        self.setPlaceholderText(full if self.fontMetrics().horizontalAdvance(full) <= room else short)
+
+    def resizeEvent(self, event) -> None:  # noqa: N802
+        super().resizeEvent(event)
+        self._fit_hint()
 
     def keyPressEvent(self, event) -> None:  # noqa: N802
         if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
@@ -196,7 +212,8 @@ class Composer(QWidget):
         self.edit.clear()
 
     def retranslate_ui(self) -> None:
-        self.edit.setPlaceholderText(self.tr("Type a message…  (Enter sends, Shift+Enter: new line)"))
+        self.edit.set_hints(self.tr("Type a message…  (Enter sends, Shift+Enter: new line)"),
+                            self.tr("Type a message…"))
         self.send_button.setText(self.tr("Send"))
         self.private_close.setToolTip(self.tr("Send to everyone again"))
         if self._private_to is not None:

@@ -4,7 +4,8 @@ It runs the app's own parts, not stand-ins: the main window is built and shown, 
 server (:class:`desktop.host.RoomHost`) listens on a free loopback port with a temporary data
 folder, a :class:`desktop.client.ChatConnection` on the qasync loop joins and gets a message
 acknowledged, the history database holds it afterwards, the browser page is served from the
-bundled ``resources/web`` and the Chinese translations (ours and Qt's) load. Nothing is written
+bundled ``resources/web``, the Chinese translations (ours and Qt's) load and an emoji is
+drawn in colour. Nothing is written
 outside a temporary folder; the user's settings are not touched. Works with
 ``QT_QPA_PLATFORM=offscreen`` (no display needed).
 
@@ -154,6 +155,12 @@ async def _scenario(app, folder: Path) -> list[str]:
 
     _check_translations(app)
     passed.append("translations")
+
+    from desktop.emoji import draws_colour_emoji
+
+    _check(draws_colour_emoji(), "emoji are not drawn in colour: install a colour emoji font "
+                                 "(Debian/Ubuntu: fonts-noto-color-emoji)")
+    passed.append("emoji")
 
     window.close()
     await _within(window.closing, "closing the window")

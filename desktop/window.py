@@ -111,6 +111,10 @@ QMainWindow, #chatArea { background: #ffffff; }
 #privateChip QLabel { color: #92400e; }
 #privateClose { border: none; color: #92400e; background: transparent; }
 #typingLabel { color: #888888; font-style: italic; font-size: 9pt; }
+#emojiButton { border: none; border-radius: 8px; padding: 6px; font-size: 15pt; background: transparent; }
+#emojiButton:hover, #emojiChoice:hover { background: #eef0ff; }
+#emojiPicker { background: #ffffff; border: 1px solid #dddddd; border-radius: 8px; }
+#emojiChoice { border: none; border-radius: 6px; padding: 3px; font-size: 15pt; }
 #charCounter { color: #888888; font-size: 9pt; }
 #charCounter[over="true"] { color: #e11d48; font-weight: bold; }
 #jumpButton {

@@ -290,3 +290,52 @@ def test_narrow_window_folds_the_sidebar_and_clips_nothing(windows, qapp, artifa
             assert "Enter" in edit.placeholderText(), "the full hint where it fits"
     finally:
         translations.apply("en")
+
+
+def _colourful(image) -> int:
+    from PySide6.QtGui import QColor
+
+    return sum(QColor(image.pixel(x, y)).hsvSaturation() > 120 and QColor(image.pixel(x, y)).value() > 120
+               for y in range(image.height()) for x in range(image.width()))
+
+
+def test_emoji_in_colour_and_the_picker_inserts_them(windows, qapp, artifacts):
+    from desktop.emoji import PICKER_EMOJI, draws_colour_emoji
+
+    assert draws_colour_emoji(), "a colour emoji font is installed (fonts-noto-color-emoji)"
+    translations = Translations(qapp)
+    window = windows("emoji", translations)
+    try:
+        window.model.own_name = "alice"
+        window.model.add_records([ChatRecord(1, "room-1", "bob", "party 😀😂😉😊 time", 0)])
+        qapp.processEvents()
+        item = window.model.item(0)
+        rect = window.view.visualRect(window.model.index(0))
+        bubble = window.view.bubbles.geometry(item, rect.width()).bubble.translated(rect.topLeft())
+        shot = window.view.viewport().grab(bubble.toRect()).toImage()
+        assert _colourful(shot) > 40, "emoji drawn in colour in a bubble"
+
+        for language, tip in (("en", "Insert an emoji"), ("zh_CN", "插入表情")):
+            window.set_language(language)
+            qapp.processEvents()
+            composer = window.composer
+            composer.set_enabled(True)
+            composer.edit.setPlainText("see you ")
+            composer.edit.moveCursor(composer.edit.textCursor().MoveOperation.End)
+            assert composer.emoji_button.toolTip() == tip
+            QTest.mouseClick(composer.emoji_button, Qt.MouseButton.LeftButton)
+            picker = composer.emoji_button.picker
+            assert picker.isVisible() and len(picker.buttons) == len(PICKER_EMOJI) == 40
+            wave = picker.buttons[PICKER_EMOJI.index("👋")]
+            QTest.mouseClick(wave, Qt.MouseButton.LeftButton)
+            QTest.mouseClick(picker.buttons[PICKER_EMOJI.index("🚀")], Qt.MouseButton.LeftButton)
+            assert picker.isVisible(), "non-modal: stays open for another"
+            assert composer.edit.toPlainText() == "see you 👋🚀"
+            picker.grab().save(str(artifacts / f"desktop-emoji-picker-{language}.png"))
+            window.grab().save(str(artifacts / f"desktop-emoji-{language}.png"))
+            assert _colourful(picker.grab().toImage()) > 500
+            QTest.keyClick(picker, Qt.Key.Key_Escape)
+            assert not picker.isVisible()
+            composer.edit.clear()
+    finally:
+        translations.apply("en")

@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 ICONS = ROOT / "resources" / "icons"
 SIZE_BUDGET = 120 * 1024 * 1024
 OK_LINE = re.compile(
-    r"^RoomChat self-test OK: window, server, client, page, history, translations \((\d+\.\d\d) s\)$"
+    r"^RoomChat self-test OK: window, server, client, page, history, translations, emoji \((\d+\.\d\d) s\)$"
 )
 
 

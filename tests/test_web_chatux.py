@@ -93,3 +93,48 @@ def test_after_another_tab_took_over_and_closed_the_first_rejoins_with_its_priva
         await bob.close()
 
     run(scenario())
+
+
+def colourful_pixels(png: bytes) -> int:
+    """Pixels of a screenshot with a strong colour (an emoji; bubbles and text are grey/white)."""
+    from PySide6.QtGui import QColor, QImage
+
+    image = QImage.fromData(png)
+    return sum(QColor(image.pixel(x, y)).hsvSaturation() > 120 and QColor(image.pixel(x, y)).value() > 120
+               for y in range(image.height()) for x in range(image.width()))
+
+
+def test_emoji_render_in_colour_and_the_picker_inserts_at_the_caret(run, open_page, server):
+    async def scenario():
+        for locale, tip in (("en-US", "Insert an emoji"), ("zh-CN", "插入表情")):
+            seen = await open_page(locale=locale)
+            page = seen.page
+            name, room = "alice", "emoji-" + locale[:2]
+            await join(page, name, room)
+            bob = await ChatPeer.open(server.url)
+            await bob.join("bob", room)
+            await bob.send(type="chat", content="party 😀😂😉😊 time")  # DejaVu has these in black
+            bubble = page.locator("#log .msg.other", has_text="party")
+            await expect(bubble).to_have_count(1)
+            assert colourful_pixels(await bubble.locator(".text").screenshot()) > 40, \
+                "emoji drawn in colour, not as outlines or boxes"
+
+            button, panel = page.locator("#emojiBtn"), page.locator("#emojiPanel")
+            await expect(button).to_have_attribute("title", tip)
+            await page.fill("#msgInput", "see you ")
+            await button.click()
+            await expect(panel).to_be_visible()
+            await expect(panel.locator(".emoji-choice")).to_have_count(40)
+            await panel.locator(".emoji-choice", has_text="👋").click()
+            await panel.locator(".emoji-choice", has_text="🚀").click()
+            await expect(panel).to_be_visible()  # non-modal: it stays for more
+            await expect(page.locator("#msgInput")).to_have_value("see you 👋🚀")
+            await page.screenshot(path=str(ARTIFACTS / f"web-emoji-{locale[:2]}.png"))
+            await page.keyboard.press("Escape")
+            await expect(panel).to_be_hidden()
+            await page.press("#msgInput", "Enter")
+            got = await bob.expect("chat", content="see you 👋🚀")
+            assert got["from"] == name
+            await bob.close()
+
+    run(scenario())

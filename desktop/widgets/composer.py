@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop.widgets.emoji_picker import EmojiButton
 from server.protocol import DEFAULT_LIMITS
 
 __all__ = ["MessageEdit", "Composer", "typing_text", "COUNTER_FROM"]
@@ -142,6 +143,9 @@ class Composer(QWidget):
         self.counter.hide()
         self.edit.textChanged.connect(self._update_counter)
 
+        self.emoji_button = EmojiButton(self)
+        self.emoji_button.picked.connect(self.insert_emoji)
+
         chips = QHBoxLayout()
         chips.setContentsMargins(0, 0, 0, 0)
         chips.addWidget(self.private_chip)
@@ -151,6 +155,7 @@ class Composer(QWidget):
         row.setContentsMargins(0, 0, 0, 0)
         row.setSpacing(8)
         row.addWidget(self.edit, 1)
+        row.addWidget(self.emoji_button, 0, Qt.AlignmentFlag.AlignBottom)
         row.addWidget(self.send_button, 0, Qt.AlignmentFlag.AlignBottom)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(16, 6, 16, 16)
@@ -202,6 +207,10 @@ class Composer(QWidget):
         self.counter.style().unpolish(self.counter)
         self.counter.style().polish(self.counter)
         self.send_button.setEnabled(self.edit.isEnabled() and not over)
+
+    def insert_emoji(self, emoji: str) -> None:
+        """Put the emoji at the cursor; the picker stays open for another."""
+        self.edit.insertPlainText(emoji)
 
     def submit(self) -> None:
         """Send what is typed; a message over the limit stays in the box (the counter says why)."""

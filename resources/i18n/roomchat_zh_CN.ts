@@ -37,48 +37,48 @@
 <context>
     <name>Composer</name>
     <message>
-        <location filename="../../desktop/widgets/composer.py" line="88"/>
+        <location filename="../../desktop/widgets/composer.py" line="89"/>
         <source>%1 is typing…</source>
         <translation>%1 正在输入…</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/composer.py" line="90"/>
+        <location filename="../../desktop/widgets/composer.py" line="91"/>
         <source>%1 and %2 are typing…</source>
         <translation>%1 和 %2 正在输入…</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/composer.py" line="91"/>
+        <location filename="../../desktop/widgets/composer.py" line="92"/>
         <source>Several people are typing…</source>
         <translation>好几个人正在输入…</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/composer.py" line="168"/>
-        <location filename="../../desktop/widgets/composer.py" line="220"/>
+        <location filename="../../desktop/widgets/composer.py" line="173"/>
+        <location filename="../../desktop/widgets/composer.py" line="229"/>
         <source>Private to %1</source>
         <translation>私信给 %1</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/composer.py" line="198"/>
+        <location filename="../../desktop/widgets/composer.py" line="203"/>
         <source>Too long: %1 / %2, remove %3</source>
         <translation>太长了:%1 / %2,请删去 %3 个字符</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/composer.py" line="215"/>
+        <location filename="../../desktop/widgets/composer.py" line="224"/>
         <source>Type a message…  (Enter sends, Shift+Enter: new line)</source>
         <translation>输入消息…（Enter 发送，Shift+Enter 换行）</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/composer.py" line="216"/>
+        <location filename="../../desktop/widgets/composer.py" line="225"/>
         <source>Type a message…</source>
         <translation>输入消息…</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/composer.py" line="217"/>
+        <location filename="../../desktop/widgets/composer.py" line="226"/>
         <source>Send</source>
         <translation>发送</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/composer.py" line="218"/>
+        <location filename="../../desktop/widgets/composer.py" line="227"/>
         <source>Send to everyone again</source>
         <translation>改回发给所有人</translation>
     </message>
@@ -94,6 +94,14 @@
         <location filename="../../desktop/widgets/copy_feedback.py" line="24"/>
         <source>Copied ✓</source>
         <translation>已复制 ✓</translation>
+    </message>
+</context>
+<context>
+    <name>EmojiButton</name>
+    <message>
+        <location filename="../../desktop/widgets/emoji_picker.py" line="71"/>
+        <source>Insert an emoji</source>
+        <translation>插入表情</translation>
     </message>
 </context>
 <context>
@@ -227,17 +235,17 @@
 <context>
     <name>MainWindow</name>
     <message>
-        <location filename="../../desktop/window.py" line="409"/>
+        <location filename="../../desktop/window.py" line="413"/>
         <source>The server&apos;s certificate is not trusted yet</source>
         <translation>服务器的证书尚未被信任</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="410"/>
+        <location filename="../../desktop/window.py" line="414"/>
         <source>The server&apos;s certificate has changed</source>
         <translation>服务器的证书已更改</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="427"/>
+        <location filename="../../desktop/window.py" line="431"/>
         <source>This server now presents a different certificate. Someone may be listening in, or the host made a new one.
 
 SHA-256: %1
@@ -250,7 +258,7 @@ SHA-256：%1
 信任新的证书吗？</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="431"/>
+        <location filename="../../desktop/window.py" line="435"/>
         <source>Compare this fingerprint with the one the host shows.
 
 SHA-256: %1
@@ -263,159 +271,159 @@ SHA-256：%1
 信任此服务器吗？</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="434"/>
+        <location filename="../../desktop/window.py" line="438"/>
         <source>Server certificate</source>
         <translation>服务器证书</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="154"/>
+        <location filename="../../desktop/window.py" line="158"/>
         <source>Not connected</source>
         <translation>未连接</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="158"/>
-        <location filename="../../desktop/window.py" line="354"/>
+        <location filename="../../desktop/window.py" line="162"/>
         <location filename="../../desktop/window.py" line="358"/>
+        <location filename="../../desktop/window.py" line="362"/>
         <source>Join room</source>
         <translation>加入房间</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="301"/>
+        <location filename="../../desktop/window.py" line="305"/>
         <source>Enter a name first</source>
         <translation>请先输入用户名</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="305"/>
+        <location filename="../../desktop/window.py" line="309"/>
         <source>Enter a room</source>
         <translation>请输入房间号</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="337"/>
+        <location filename="../../desktop/window.py" line="341"/>
         <source>Switch room</source>
         <translation>切换房间</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="339"/>
+        <location filename="../../desktop/window.py" line="343"/>
         <source>Type another room and press Enter to switch</source>
         <translation>输入另一个房间号并按 Enter 即可切换</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="355"/>
+        <location filename="../../desktop/window.py" line="359"/>
         <source>Joining…</source>
         <translation>正在加入…</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="356"/>
+        <location filename="../../desktop/window.py" line="360"/>
         <source>Joined</source>
         <translation>已加入</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="357"/>
+        <location filename="../../desktop/window.py" line="361"/>
         <source>Reconnecting...</source>
         <translation>正在重连...</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="368"/>
+        <location filename="../../desktop/window.py" line="372"/>
         <source>Online in %1</source>
         <translation>已在房间「%1」在线</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="370"/>
+        <location filename="../../desktop/window.py" line="374"/>
         <source>Connecting…</source>
         <translation>正在连接…</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="372"/>
+        <location filename="../../desktop/window.py" line="376"/>
         <source>Reconnecting: %1</source>
         <translation>正在重连：%1</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="374"/>
+        <location filename="../../desktop/window.py" line="378"/>
         <source>Gave up reconnecting: %1</source>
         <translation>已停止重连：%1</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="376"/>
+        <location filename="../../desktop/window.py" line="380"/>
         <source>Offline: %1</source>
         <translation>离线：%1</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="384"/>
+        <location filename="../../desktop/window.py" line="388"/>
         <source>%1 — retry %2 in %3 s</source>
         <translation>%1 — %3 秒后第 %2 次重试</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="402"/>
+        <location filename="../../desktop/window.py" line="406"/>
         <source>That name is already taken in this room</source>
         <translation>这个名字在本房间已被占用</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="403"/>
+        <location filename="../../desktop/window.py" line="407"/>
         <source>That name cannot be used</source>
         <translation>不能使用这个名字</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="404"/>
+        <location filename="../../desktop/window.py" line="408"/>
         <source>That room name cannot be used</source>
         <translation>不能使用这个房间名</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="405"/>
+        <location filename="../../desktop/window.py" line="409"/>
         <source>This room needs the right key</source>
         <translation>这个房间需要正确的密钥</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="406"/>
+        <location filename="../../desktop/window.py" line="410"/>
         <source>This server requires a room key: enter it</source>
         <translation>此服务器需要房间密钥：请输入</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="407"/>
+        <location filename="../../desktop/window.py" line="411"/>
         <source>The server cannot store messages right now</source>
         <translation>服务器暂时无法保存消息</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="408"/>
+        <location filename="../../desktop/window.py" line="412"/>
         <source>Not a valid server address</source>
         <translation>服务器地址无效</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="538"/>
+        <location filename="../../desktop/window.py" line="542"/>
         <source>Private message from %1</source>
         <translation>来自 %1 的私信</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="538"/>
+        <location filename="../../desktop/window.py" line="542"/>
         <source>%1 in RoomChat</source>
         <translation>%1 发来新消息</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="587"/>
+        <location filename="../../desktop/window.py" line="591"/>
         <source>Hosting on port %1: enter your name and join</source>
         <translation>正在端口 %1 上主持：请输入用户名并加入</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="598"/>
+        <location filename="../../desktop/window.py" line="602"/>
         <source>Port %1 is in use by another program.</source>
         <translation>端口 %1 已被其他程序占用。</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="601"/>
+        <location filename="../../desktop/window.py" line="605"/>
         <source>Could not host: %1</source>
         <translation>无法主持房间：%1</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="614"/>
+        <location filename="../../desktop/window.py" line="618"/>
         <source>&amp;Language</source>
         <translation>语言(&amp;L)</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="615"/>
+        <location filename="../../desktop/window.py" line="619"/>
         <source>No server yet — host a room on this computer?</source>
         <translation>还没有服务器 — 要在这台电脑上主持一个房间吗？</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="616"/>
+        <location filename="../../desktop/window.py" line="620"/>
         <source>Host a room</source>
         <translation>主持房间</translation>
     </message>

@@ -27,6 +27,7 @@
     newMessages: $("newMessages"), typing: $("typing"), privateBar: $("privateBar"),
     privateLabel: $("privateLabel"), cancelPrivate: $("cancelPrivate"), composer: $("composer"),
     msgInput: $("msgInput"), sendBtn: $("sendBtn"), charCounter: $("charCounter"),
+    emojiBtn: $("emojiBtn"), emojiPanel: $("emojiPanel"),
   };
 
   const state = {
@@ -567,6 +568,7 @@
     const usable = state.wantRoom;
     el.msgInput.disabled = !usable;
     el.sendBtn.disabled = !usable || characterCount(el.msgInput.value) > CONTENT_MAX;
+    el.emojiBtn.disabled = !usable;
     el.msgInput.placeholder = state.wantRoom && !state.joined ? t("messagePlaceholderOffline")
       : t("messagePlaceholder");
   }
@@ -601,6 +603,7 @@
     }
   });
   el.msgInput.addEventListener("input", onComposerInput);
+  setupEmojiPicker(el.emojiBtn, el.emojiPanel, el.msgInput, onComposerInput);
   el.cancelPrivate.addEventListener("click", () => {
     setPrivate(null);
     el.msgInput.focus();

@@ -364,7 +364,7 @@ def test_too_long_message_is_refused_in_the_composer_with_a_counter(run, server_
 
     async def scenario():
         fill_and_join(alice, "alice", server_thread.url)
-        await until(lambda: online(alice))
+        await until(lambda: online(alice) and alice.model.rowCount() == 1, what="joined line")
         composer, rows = alice.composer, alice.model.rowCount()
         composer.edit.setPlainText("x" * 3499)
         assert not composer.counter.isVisible()

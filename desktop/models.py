@@ -18,6 +18,7 @@ from PySide6.QtCore import (
     Qt,
 )
 
+from desktop.mentions import mentions
 from server.protocol import ChatRecord, Notice
 
 __all__ = ["Kind", "DeliveryState", "Role", "MessageItem", "MessageModel", "notice_text"]
@@ -77,7 +78,7 @@ class MessageItem:
     """One row: a chat message (own or other) or a system notice."""
 
     __slots__ = ("id", "sender", "content", "timestamp", "kind", "state", "to", "nonce",
-                 "error", "event", "refusal")
+                 "error", "event", "refusal", "mentioned")
 
     def __init__(self, *, id: int, sender: str, content: str, timestamp: int, kind: Kind,
                  state: DeliveryState = DeliveryState.DELIVERED, to: str | None = None,
@@ -94,6 +95,8 @@ class MessageItem:
         self.event = event
         self.refusal: str | None = None
         """The server's error code when it refused this message (FAILED); None = retry may work."""
+        self.mentioned = False
+        """Someone else's message that says "@" + our name (highlighted, notifies)."""
 
     @property
     def text(self) -> str:
@@ -198,9 +201,11 @@ class MessageModel(QAbstractListModel):
 
     def _record_item(self, record: ChatRecord) -> MessageItem:
         own = bool(self.own_name) and record.sender == self.own_name
-        return MessageItem(id=record.id, sender=record.sender, content=record.content,
+        item = MessageItem(id=record.id, sender=record.sender, content=record.content,
                            timestamp=record.timestamp, kind=Kind.OWN if own else Kind.OTHER,
                            to=record.to)
+        item.mentioned = not own and mentions(record.content, self.own_name)
+        return item
 
     def add_records(self, records: Iterable[ChatRecord]) -> int:
         """Append server messages in one insertion, skipping ids already shown; return how many."""

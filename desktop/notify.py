@@ -50,9 +50,16 @@ class Notifier(QObject):
         self._notified_at = -NOTIFY_EVERY_S
         self.last_channel = ""
         """"tray", "dbus" or "" (alert only): how the last notification went out."""
+        self.muted = False
+        """A muted room alerts only for ``urgent`` messages (mentions, private messages)."""
+
+    def set_muted(self, muted: bool) -> None:
+        self.muted = muted
 
     def notify(self, title: str, body: str, *, urgent: bool = False) -> str:
-        """Alert the window, then show ``title``/``body`` (``urgent``: even within a burst)."""
+        """Alert the window, then show ``title``/``body``; ``urgent`` passes mute and throttle."""
+        if self.muted and not urgent:
+            return ""
         QApplication.alert(self._window, 0)
         now = time.monotonic()
         if not urgent and now - self._notified_at < NOTIFY_EVERY_S:

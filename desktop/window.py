@@ -34,6 +34,7 @@ from desktop.failures import Failure, translated
 from desktop.fonts import even_cjk_weight
 from desktop.host import RoomHost
 from desktop.i18n import LANGUAGES, Translations
+from desktop.mentions import mentions
 from desktop.models import MessageModel
 from desktop.notify import Notifier
 from desktop.settings import DEFAULT_SERVER, Settings
@@ -121,8 +122,8 @@ QMainWindow, #chatArea { background: #ffffff; }
     background: #646cff; color: #ffffff; border: none; border-radius: 14px; padding: 6px 14px;
 }
 #chatHeader { background: #ffffff; border-bottom: 1px solid #eeeeee; }
-#sidebarToggle { border: none; border-radius: 6px; padding: 2px 8px; font-size: 13pt; color: #2d2d44; }
-#sidebarToggle:hover { background: #eef0ff; }
+#sidebarToggle, #muteToggle { border: none; border-radius: 6px; padding: 2px 8px; font-size: 13pt; color: #2d2d44; }
+#sidebarToggle:hover, #muteToggle:hover { background: #eef0ff; }
 #chatTitle { color: #2d2d44; font-weight: bold; }
 #banner { background: #eef0ff; border-bottom: 1px solid #d6d9ff; }
 #banner QLabel { color: #2d2d44; }
@@ -170,6 +171,7 @@ class MainWindow(QMainWindow):
 
         self.sidebar = Sidebar(self)
         self.drawer = SidebarDrawer(self, self.sidebar)
+        self.drawer.mute.toggled.connect(self.notifier.set_muted)
         self.view = MessageView(self)
         self.view.setModel(self.model)
         self.composer = Composer(self)
@@ -502,6 +504,7 @@ class MainWindow(QMainWindow):
 
     def _members_changed(self, members) -> None:
         self.sidebar.set_members(tuple(members))
+        self.composer.set_members([name for name in members if name != self.model.own_name])
         present = set(members)
         self._typers = [name for name in self._typers if name in present]
         self.composer.set_typers(self._typers)
@@ -539,8 +542,16 @@ class MainWindow(QMainWindow):
 
     def _notify(self, record: ChatRecord) -> None:
         """Alert the person about a message that arrived unseen (desktop.notify)."""
-        title = self.tr("Private message from %1") if record.to else self.tr("%1 in RoomChat")
-        self.notifier.notify(title.replace("%1", record.sender), record.content)
+        mentioned = mentions(record.content, self.model.own_name)
+        if record.to:
+            title = self.tr("Private message from %1")
+        elif mentioned:
+            title = self.tr("%1 mentioned you")
+        else:
+            title = self.tr("%1 in RoomChat")
+        # Mentions and private messages get through a muted room and a burst's throttle.
+        self.notifier.notify(title.replace("%1", record.sender), record.content,
+                             urgent=mentioned or record.to is not None)
 
     def changeEvent(self, event) -> None:  # noqa: N802
         if event.type() == QEvent.Type.ActivationChange and self._attended() and self.unread:

@@ -339,3 +339,52 @@ def test_emoji_in_colour_and_the_picker_inserts_them(windows, qapp, artifacts):
             composer.edit.clear()
     finally:
         translations.apply("en")
+
+
+def test_at_offers_members_and_a_mention_is_highlighted(run, server_thread, windows, qapp, artifacts):
+    alice = windows("alice")
+
+    async def scenario():
+        bob = await ChatPeer.open(server_thread.url)
+        await bob.join("bob", "room-1")
+        carol = await ChatPeer.open(server_thread.url)
+        await carol.join("Bobby", "room-1")
+        fill_and_join(alice, "alice", server_thread.url)
+        await until(lambda: online(alice) and len(alice.sidebar.members.stringList()) == 3)
+        edit = alice.composer.edit
+        completer = edit.mention_completer
+        QTest.keyClicks(edit, "hi @")
+        await until(lambda: completer.popup_visible, what="the member popup")
+        popup = completer.completer.popup()
+        assert [popup.model().index(r, 0).data() for r in range(popup.model().rowCount())] == \
+            ["bob", "Bobby"], "members but oneself"
+        QTest.keyClicks(edit, "Bo")
+        assert popup.model().rowCount() == 2
+        QTest.keyClicks(edit, "bb")
+        assert [popup.model().index(r, 0).data() for r in range(popup.model().rowCount())] == ["Bobby"]
+        popup.grab().save(str(artifacts / "desktop-mention-popup.png"))
+        QTest.keyClick(popup, Qt.Key.Key_Return)
+        assert edit.toPlainText() == "hi @Bobby ", "Enter picked the name and sent nothing"
+        assert not completer.popup_visible
+        QTest.keyClick(edit, Qt.Key.Key_Return)
+        got = await carol.expect("chat", content="hi @Bobby ")
+        assert got["from"] == "alice"
+
+        await bob.send(type="chat", content="@Alice can you look at this?")
+        await bob.send(type="chat", content="no mention of alice here, mail@alice.org")
+        await until(lambda: len(contents(alice, Kind.OTHER)) == 2)
+        first, second = [i for i in alice.model.items() if i.kind is Kind.OTHER]
+        assert first.mentioned and not second.mentioned
+        await asyncio.sleep(0.1)
+        alice.grab().save(str(artifacts / "desktop-mention.png"))
+        row = alice.model.items().index(first)
+        rect = alice.view.visualRect(alice.model.index(row))
+        image = alice.view.viewport().grab(rect).toImage()
+        from PySide6.QtGui import QColor
+        marker = sum(QColor(image.pixel(x, y)).name() == "#fbbf24"
+                     for y in range(image.height()) for x in range(image.width()))
+        assert marker > 50, "@alice is marked in the bubble"
+        await bob.close()
+        await carol.close()
+
+    run(scenario())

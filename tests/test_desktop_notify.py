@@ -65,8 +65,9 @@ def test_without_a_tray_an_unseen_message_alerts_and_notifies_over_dbus(
         await bob.join("bob", "room-1")
         await bob.send(type="chat", content="lunch at noon?")
         await until(lambda: alice.notifier.last_channel == "dbus", what="a D-Bus notification")
+        await bob.send(type="chat", content="anyone?")  # within 3 s: throttled
         await bob.send(type="chat", content="psst", to="alice")
-        await until(lambda: len(alerts) >= 2, what="alert per unseen message")
+        await until(lambda: len(alerts) >= 3, what="alert per unseen message")
         await bob.close()
 
     try:
@@ -79,7 +80,8 @@ def test_without_a_tray_an_unseen_message_alerts_and_notifies_over_dbus(
     assert "member=Notify" in calls
     assert 'string "bob 发来新消息"' in calls and 'string "lunch at noon?"' in calls
     assert "uint32 0" in calls and "int32 5000" in calls, "the spec's argument types"
-    assert calls.count("member=Notify") == 1, "a burst within 3 s raises one notification"
+    assert calls.count("member=Notify") == 2, "a burst raises one; a private message gets through"
+    assert 'string "来自 bob 的私信"' in calls
 
 
 def test_an_attended_window_neither_alerts_nor_notifies(run, server_thread, windows, session_bus,
@@ -102,3 +104,40 @@ def test_an_attended_window_neither_alerts_nor_notifies(run, server_thread, wind
     run(scenario())
     assert alerts == []
     assert "member=Notify" not in notify_calls(session_bus)
+
+
+def test_a_mention_notifies_even_in_a_muted_room(run, server_thread, windows, session_bus,
+                                                  monkeypatch, qapp):
+    alerts = []
+    monkeypatch.setattr(QApplication, "alert", lambda widget, ms=0: alerts.append(widget))
+    translations = Translations(qapp)
+    alice, other = windows("alice", translations), windows("other")
+
+    async def scenario():
+        fill_and_join(alice, "alice", server_thread.url)
+        await until(lambda: online(alice))
+        alice.set_language("zh_CN")
+        qapp.processEvents()
+        alice.drawer.mute.click()
+        assert alice.notifier.muted and alice.drawer.mute.text() == "🔕"
+        assert alice.drawer.mute.toolTip().startswith("已静音")
+        other.activateWindow()
+        await until(lambda: not alice.isActiveWindow())
+        bob = await ChatPeer.open(server_thread.url)
+        await bob.join("bob", "room-1")
+        await bob.send(type="chat", content="just chatting")
+        await until(lambda: alice.unread == 1, what="counted though muted")
+        assert alerts == [] and alice.notifier.last_channel == ""
+        await bob.send(type="chat", content="@alice 你能看一下吗")
+        await until(lambda: alerts == [alice], what="the mention alerts")
+        await until(lambda: alice.notifier.last_channel == "dbus")
+        await bob.close()
+
+    try:
+        run(scenario())
+    finally:
+        translations.apply("en")
+    time.sleep(0.5)
+    calls = notify_calls(session_bus)
+    assert calls.count("member=Notify") == 1
+    assert 'string "bob 提到了你"' in calls and 'string "@alice 你能看一下吗"' in calls

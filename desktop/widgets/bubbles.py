@@ -27,6 +27,7 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QStyledItemDelegate
 
+from desktop.mentions import mention_spans
 from desktop.models import DeliveryState, Kind, MessageItem, Role
 from desktop.widgets.composer import CONTENT_MAX
 
@@ -64,6 +65,9 @@ class Palette:
     OWN_LINK = QColor("#ffffff")
     OTHER_LINK = QColor("#a5b4fc")
     PRIVATE_OUTLINE = QColor("#fbbf24")
+    MENTION_OUTLINE = QColor("#f59e0b")
+    MENTION_BACKGROUND = QColor("#fbbf24")
+    MENTION_TEXT = QColor("#1a1a2e")
 
 
 # Geometry in pixels
@@ -274,6 +278,9 @@ class BubbleDelegate(QStyledItemDelegate):
         if item.state is DeliveryState.FAILED:
             painter.setPen(QPen(Palette.FAILED, 2))
             painter.drawPath(path)
+        if item.mentioned:
+            painter.setPen(QPen(Palette.MENTION_OUTLINE, 2.5))
+            painter.drawPath(path)
         painter.setPen(Palette.BUBBLE_TEXT)
         formats = []
         link_colour = Palette.OWN_LINK if own else Palette.OTHER_LINK
@@ -285,9 +292,25 @@ class BubbleDelegate(QStyledItemDelegate):
             char.setFontUnderline(True)
             link.format = char
             formats.append(link)
+        if item.mentioned:
+            formats += self._mention_formats(item)
         geometry.layout.draw(painter, geometry.text_origin, formats)
         self._paint_meta(painter, item, geometry)
         painter.restore()
+
+    def _mention_formats(self, item: MessageItem) -> list[QTextLayout.FormatRange]:
+        """"@ourname" on a yellow marker (colours only: the layout's widths stay as measured)."""
+        ranges = []
+        own = self._view.model().own_name
+        for start, end, _name in mention_spans(item.content, (own,)):
+            mark = QTextLayout.FormatRange()
+            mark.start, mark.length = start, end - start
+            char = QTextCharFormat()
+            char.setBackground(QBrush(Palette.MENTION_BACKGROUND))
+            char.setForeground(QBrush(Palette.MENTION_TEXT))
+            mark.format = char
+            ranges.append(mark)
+        return ranges
 
     def _paint_meta(self, painter: QPainter, item: MessageItem, geometry: BubbleGeometry) -> None:
         _, meta_font, _, metrics, _, _ = self._fonts()

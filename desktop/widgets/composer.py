@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.widgets.emoji_picker import EmojiButton
+from desktop.widgets.mention_completer import MentionCompleter
 from server.protocol import DEFAULT_LIMITS
 
 __all__ = ["MessageEdit", "Composer", "typing_text", "COUNTER_FROM"]
@@ -45,6 +46,7 @@ class MessageEdit(QPlainTextEdit):
         self.setLineWrapMode(QPlainTextEdit.LineWrapMode.WidgetWidth)
         self.document().documentLayout().documentSizeChanged.connect(self._fit_height)
         self._hints = ("", "")
+        self.mention_completer = MentionCompleter(self)
         self._fit_height()
 
     def set_hints(self, full: str, short: str) -> None:
@@ -63,6 +65,9 @@ class MessageEdit(QPlainTextEdit):
         self._fit_hint()
 
     def keyPressEvent(self, event) -> None:  # noqa: N802
+        if self.mention_completer.handles_key(event.key()):
+            event.ignore()  # the open @name popup takes it
+            return
         if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
             if event.modifiers() & Qt.KeyboardModifier.ShiftModifier:
                 self.insertPlainText("\n")
@@ -180,6 +185,10 @@ class Composer(QWidget):
         self._private_to = None
         self.private_chip.hide()
         self.privateCleared.emit()
+
+    def set_members(self, others: list[str]) -> None:
+        """Who "@" offers: the room's members but oneself."""
+        self.edit.mention_completer.set_members(others)
 
     def set_typers(self, names: list[str]) -> None:
         self._typers = list(names)

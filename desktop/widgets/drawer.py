@@ -52,8 +52,14 @@ class SidebarDrawer(QObject):
         self.title = QLabel(self.header)
         self.title.setObjectName("chatTitle")
         self.title.setTextFormat(Qt.TextFormat.PlainText)
+        self.mute = QToolButton(self.header)
+        self.mute.setObjectName("muteToggle")
+        self.mute.setCheckable(True)
+        self.mute.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.mute.toggled.connect(self._show_mute)
         layout.addWidget(self.toggle)
         layout.addWidget(self.title, 1)
+        layout.addWidget(self.mute)
         window.installEventFilter(self)
         self.retranslate_ui()
 
@@ -77,5 +83,11 @@ class SidebarDrawer(QObject):
             self.retranslate_ui()
         return False
 
+    def _show_mute(self, muted: bool) -> None:
+        self.mute.setText("🔕" if muted else "🔔")
+        self.mute.setToolTip(self.tr("Notifications muted: only mentions and private messages alert you")
+                             if muted else self.tr("Mute this room's notifications"))
+
     def retranslate_ui(self) -> None:
         self.toggle.setToolTip(self.tr("Show or hide the sidebar"))
+        self._show_mute(self.mute.isChecked())

@@ -4,32 +4,32 @@
 <context>
     <name>BubbleDelegate</name>
     <message>
-        <location filename="../../desktop/widgets/bubbles.py" line="166"/>
+        <location filename="../../desktop/widgets/bubbles.py" line="170"/>
         <source>private to %1</source>
         <translation>私信给 %1</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/bubbles.py" line="168"/>
+        <location filename="../../desktop/widgets/bubbles.py" line="172"/>
         <source>private</source>
         <translation>私信</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/bubbles.py" line="170"/>
+        <location filename="../../desktop/widgets/bubbles.py" line="174"/>
         <source>sending…</source>
         <translation>发送中…</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/bubbles.py" line="172"/>
+        <location filename="../../desktop/widgets/bubbles.py" line="176"/>
         <source>not sent: longer than %1 characters</source>
         <translation>未发送:超过 %1 个字符</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/bubbles.py" line="174"/>
+        <location filename="../../desktop/widgets/bubbles.py" line="178"/>
         <source>not sent: the server refused it</source>
         <translation>未发送:服务器拒绝了这条消息</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/bubbles.py" line="176"/>
+        <location filename="../../desktop/widgets/bubbles.py" line="180"/>
         <source>not sent — click to retry</source>
         <translation>未发送 — 点击重试</translation>
     </message>
@@ -37,48 +37,48 @@
 <context>
     <name>Composer</name>
     <message>
-        <location filename="../../desktop/widgets/composer.py" line="89"/>
+        <location filename="../../desktop/widgets/composer.py" line="94"/>
         <source>%1 is typing…</source>
         <translation>%1 正在输入…</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/composer.py" line="91"/>
+        <location filename="../../desktop/widgets/composer.py" line="96"/>
         <source>%1 and %2 are typing…</source>
         <translation>%1 和 %2 正在输入…</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/composer.py" line="92"/>
+        <location filename="../../desktop/widgets/composer.py" line="97"/>
         <source>Several people are typing…</source>
         <translation>好几个人正在输入…</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/composer.py" line="173"/>
-        <location filename="../../desktop/widgets/composer.py" line="229"/>
+        <location filename="../../desktop/widgets/composer.py" line="178"/>
+        <location filename="../../desktop/widgets/composer.py" line="238"/>
         <source>Private to %1</source>
         <translation>私信给 %1</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/composer.py" line="203"/>
+        <location filename="../../desktop/widgets/composer.py" line="212"/>
         <source>Too long: %1 / %2, remove %3</source>
         <translation>太长了:%1 / %2,请删去 %3 个字符</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/composer.py" line="224"/>
+        <location filename="../../desktop/widgets/composer.py" line="233"/>
         <source>Type a message…  (Enter sends, Shift+Enter: new line)</source>
         <translation>输入消息…（Enter 发送，Shift+Enter 换行）</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/composer.py" line="225"/>
+        <location filename="../../desktop/widgets/composer.py" line="234"/>
         <source>Type a message…</source>
         <translation>输入消息…</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/composer.py" line="226"/>
+        <location filename="../../desktop/widgets/composer.py" line="235"/>
         <source>Send</source>
         <translation>发送</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/composer.py" line="227"/>
+        <location filename="../../desktop/widgets/composer.py" line="236"/>
         <source>Send to everyone again</source>
         <translation>改回发给所有人</translation>
     </message>
@@ -235,17 +235,17 @@
 <context>
     <name>MainWindow</name>
     <message>
-        <location filename="../../desktop/window.py" line="413"/>
+        <location filename="../../desktop/window.py" line="415"/>
         <source>The server&apos;s certificate is not trusted yet</source>
         <translation>服务器的证书尚未被信任</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="414"/>
+        <location filename="../../desktop/window.py" line="416"/>
         <source>The server&apos;s certificate has changed</source>
         <translation>服务器的证书已更改</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="431"/>
+        <location filename="../../desktop/window.py" line="433"/>
         <source>This server now presents a different certificate. Someone may be listening in, or the host made a new one.
 
 SHA-256: %1
@@ -258,7 +258,7 @@ SHA-256：%1
 信任新的证书吗？</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="435"/>
+        <location filename="../../desktop/window.py" line="437"/>
         <source>Compare this fingerprint with the one the host shows.
 
 SHA-256: %1
@@ -271,159 +271,164 @@ SHA-256：%1
 信任此服务器吗？</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="438"/>
+        <location filename="../../desktop/window.py" line="440"/>
         <source>Server certificate</source>
         <translation>服务器证书</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="158"/>
+        <location filename="../../desktop/window.py" line="159"/>
         <source>Not connected</source>
         <translation>未连接</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="162"/>
-        <location filename="../../desktop/window.py" line="358"/>
-        <location filename="../../desktop/window.py" line="362"/>
+        <location filename="../../desktop/window.py" line="163"/>
+        <location filename="../../desktop/window.py" line="360"/>
+        <location filename="../../desktop/window.py" line="364"/>
         <source>Join room</source>
         <translation>加入房间</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="305"/>
+        <location filename="../../desktop/window.py" line="307"/>
         <source>Enter a name first</source>
         <translation>请先输入用户名</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="309"/>
+        <location filename="../../desktop/window.py" line="311"/>
         <source>Enter a room</source>
         <translation>请输入房间号</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="341"/>
+        <location filename="../../desktop/window.py" line="343"/>
         <source>Switch room</source>
         <translation>切换房间</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="343"/>
+        <location filename="../../desktop/window.py" line="345"/>
         <source>Type another room and press Enter to switch</source>
         <translation>输入另一个房间号并按 Enter 即可切换</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="359"/>
+        <location filename="../../desktop/window.py" line="361"/>
         <source>Joining…</source>
         <translation>正在加入…</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="360"/>
+        <location filename="../../desktop/window.py" line="362"/>
         <source>Joined</source>
         <translation>已加入</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="361"/>
+        <location filename="../../desktop/window.py" line="363"/>
         <source>Reconnecting...</source>
         <translation>正在重连...</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="372"/>
+        <location filename="../../desktop/window.py" line="374"/>
         <source>Online in %1</source>
         <translation>已在房间「%1」在线</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="374"/>
+        <location filename="../../desktop/window.py" line="376"/>
         <source>Connecting…</source>
         <translation>正在连接…</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="376"/>
+        <location filename="../../desktop/window.py" line="378"/>
         <source>Reconnecting: %1</source>
         <translation>正在重连：%1</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="378"/>
+        <location filename="../../desktop/window.py" line="380"/>
         <source>Gave up reconnecting: %1</source>
         <translation>已停止重连：%1</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="380"/>
+        <location filename="../../desktop/window.py" line="382"/>
         <source>Offline: %1</source>
         <translation>离线：%1</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="388"/>
+        <location filename="../../desktop/window.py" line="390"/>
         <source>%1 — retry %2 in %3 s</source>
         <translation>%1 — %3 秒后第 %2 次重试</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="406"/>
+        <location filename="../../desktop/window.py" line="408"/>
         <source>That name is already taken in this room</source>
         <translation>这个名字在本房间已被占用</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="407"/>
+        <location filename="../../desktop/window.py" line="409"/>
         <source>That name cannot be used</source>
         <translation>不能使用这个名字</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="408"/>
+        <location filename="../../desktop/window.py" line="410"/>
         <source>That room name cannot be used</source>
         <translation>不能使用这个房间名</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="409"/>
+        <location filename="../../desktop/window.py" line="411"/>
         <source>This room needs the right key</source>
         <translation>这个房间需要正确的密钥</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="410"/>
+        <location filename="../../desktop/window.py" line="412"/>
         <source>This server requires a room key: enter it</source>
         <translation>此服务器需要房间密钥：请输入</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="411"/>
+        <location filename="../../desktop/window.py" line="413"/>
         <source>The server cannot store messages right now</source>
         <translation>服务器暂时无法保存消息</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="412"/>
+        <location filename="../../desktop/window.py" line="414"/>
         <source>Not a valid server address</source>
         <translation>服务器地址无效</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="542"/>
+        <location filename="../../desktop/window.py" line="547"/>
         <source>Private message from %1</source>
         <translation>来自 %1 的私信</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="542"/>
+        <location filename="../../desktop/window.py" line="549"/>
+        <source>%1 mentioned you</source>
+        <translation>%1 提到了你</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/window.py" line="551"/>
         <source>%1 in RoomChat</source>
         <translation>%1 发来新消息</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="591"/>
+        <location filename="../../desktop/window.py" line="602"/>
         <source>Hosting on port %1: enter your name and join</source>
         <translation>正在端口 %1 上主持：请输入用户名并加入</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="602"/>
+        <location filename="../../desktop/window.py" line="613"/>
         <source>Port %1 is in use by another program.</source>
         <translation>端口 %1 已被其他程序占用。</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="605"/>
+        <location filename="../../desktop/window.py" line="616"/>
         <source>Could not host: %1</source>
         <translation>无法主持房间：%1</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="618"/>
+        <location filename="../../desktop/window.py" line="629"/>
         <source>&amp;Language</source>
         <translation>语言(&amp;L)</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="619"/>
+        <location filename="../../desktop/window.py" line="630"/>
         <source>No server yet — host a room on this computer?</source>
         <translation>还没有服务器 — 要在这台电脑上主持一个房间吗？</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="620"/>
+        <location filename="../../desktop/window.py" line="631"/>
         <source>Host a room</source>
         <translation>主持房间</translation>
     </message>
@@ -431,27 +436,27 @@ SHA-256：%1
 <context>
     <name>MessageModel</name>
     <message>
-        <location filename="../../desktop/models.py" line="61"/>
+        <location filename="../../desktop/models.py" line="62"/>
         <source>%1 joined the room</source>
         <translation>用户「%1」加入了房间</translation>
     </message>
     <message>
-        <location filename="../../desktop/models.py" line="63"/>
+        <location filename="../../desktop/models.py" line="64"/>
         <source>%1 left the room</source>
         <translation>用户「%1」离开了房间</translation>
     </message>
     <message>
-        <location filename="../../desktop/models.py" line="65"/>
+        <location filename="../../desktop/models.py" line="66"/>
         <source>Joined %1 (%2 online)</source>
         <translation>已加入房间「%1」,当前 %2 人在线</translation>
     </message>
     <message>
-        <location filename="../../desktop/models.py" line="68"/>
+        <location filename="../../desktop/models.py" line="69"/>
         <source>Reconnected to %1</source>
         <translation>已重新连接到「%1」</translation>
     </message>
     <message>
-        <location filename="../../desktop/models.py" line="70"/>
+        <location filename="../../desktop/models.py" line="71"/>
         <source>You were away a long time: only the newest 1,000 messages are shown.</source>
         <translation>你离开太久了:只显示最新的 1000 条消息。</translation>
     </message>
@@ -536,7 +541,17 @@ SHA-256：%1
 <context>
     <name>SidebarDrawer</name>
     <message>
-        <location filename="../../desktop/widgets/drawer.py" line="81"/>
+        <location filename="../../desktop/widgets/drawer.py" line="88"/>
+        <source>Notifications muted: only mentions and private messages alert you</source>
+        <translation>已静音:只有提到你的消息和私信才会提醒</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/widgets/drawer.py" line="89"/>
+        <source>Mute this room&apos;s notifications</source>
+        <translation>将此房间的通知静音</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/widgets/drawer.py" line="92"/>
         <source>Show or hide the sidebar</source>
         <translation>显示或隐藏侧边栏</translation>
     </message>

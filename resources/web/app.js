@@ -1,11 +1,14 @@
-"use strict";
-/* RoomChat browser page: join form, message log, outbox of unconfirmed messages, members,
-   private messages, typing indicator. Every piece of user data is put in the page as text. */
+/* RoomChat browser page (an ES module): join form, message log, outbox of unconfirmed messages,
+   members, private messages, typing indicator; replies, edits and deletions (message_actions.js)
+   and search (search_panel.js). Every piece of user data is put in the page as text. */
+import { appendLinkified } from "./linkify.js";
+import { MessageActions } from "./message_actions.js";
+import { SearchPanel } from "./search_panel.js";
+import { TypingIndicator } from "./typing.js";
 
 (() => {
   const TYPING_RESEND_MS = 2000;
   const TYPING_IDLE_MS = 3000;
-  const TYPING_EXPIRE_MS = 6000;
   const NEAR_BOTTOM_PX = 48;
   const STORAGE_NAME = "roomchat.name";
   const STORAGE_ROOM = "roomchat.room";
@@ -24,7 +27,7 @@
     formError: $("formError"), identity: $("identity"), memberPanel: $("memberPanel"),
     memberTitle: $("memberTitle"), memberList: $("memberList"), scroller: $("scroller"),
     log: $("log"), outbox: $("outbox"),
-    newMessages: $("newMessages"), typing: $("typing"), privateBar: $("privateBar"),
+    newMessages: $("newMessages"), privateBar: $("privateBar"),
     privateLabel: $("privateLabel"), cancelPrivate: $("cancelPrivate"), composer: $("composer"),
     msgInput: $("msgInput"), sendBtn: $("sendBtn"), charCounter: $("charCounter"),
     emojiBtn: $("emojiBtn"), emojiPanel: $("emojiPanel"),
@@ -46,11 +49,11 @@
     outbox: [],           // {nonce, content, to, status: queued|sent|failed, node}
     nonceCounter: 0,
     unread: 0,
-    typers: new Map(),    // name -> expiry timer
     typingSentAt: 0,
     typingIdleTimer: null,
   };
 
+  const typers = new TypingIndicator($("typing"));
   const connection = new ChatConnection({
     onOpen: () => {
       setStatus("connecting", t("statusConnecting"));
@@ -62,7 +65,7 @@
       document.body.classList.add("offline");
       el.joinBtn.hidden = true;
       el.leaveBtn.hidden = false;
-      clearTypers();
+      typers.clear();
       updateComposer();
       el.retryBtn.hidden = !gaveUp;
       setStatus("offline", gaveUp ? t("statusGaveUp")
@@ -153,36 +156,11 @@
 
   /* ---------- rendering messages ---------- */
 
-  const URL_PATTERN = /https?:\/\/[^\s<>"'`]+/gi;
-  const TRAILING_PUNCTUATION = /[.,;:!?)\]}'"。,!?;:)】」』]+$/;
-
-  /** Put text into parent, turning http(s) URLs into links; everything else stays text. */
-  function appendLinkified(parent, text) {
-    let last = 0;
-    for (const match of text.matchAll(URL_PATTERN)) {
-      const raw = match[0].replace(TRAILING_PUNCTUATION, "");
-      let url = null;
-      try {
-        url = new URL(raw);
-      } catch (err) {
-        url = null;
-      }
-      if (!url || (url.protocol !== "http:" && url.protocol !== "https:")) continue;
-      parent.append(document.createTextNode(text.slice(last, match.index)));
-      const link = node("a", "link", raw);
-      link.href = url.href;
-      link.target = "_blank";
-      link.rel = "noopener noreferrer";
-      parent.append(link);
-      last = match.index + raw.length;
-    }
-    parent.append(document.createTextNode(text.slice(last)));
-  }
-
   /** A chat bubble; `own` decides the side, `to` marks it private. */
   function chatBubble({ from, content, to, timestamp, own }) {
     const bubble = node("div", "msg " + (own ? "self" : "other"));
     if (to) {
+      bubble.dataset.to = to;
       bubble.classList.add("private");
       bubble.append(node("div", "tag", own ? t("privateTo", { name: to }) : t("privateFrom", { name: from })));
     }
@@ -218,7 +196,7 @@
     if (state.seenIds.has(message.id)) return;
     state.seenIds.add(message.id);
     state.lastId = state.lastId === null ? message.id : Math.max(state.lastId, message.id);
-    stopTyper(message.from);
+    typers.stop(message.from);
     const own = sameName(message.from, state.name);
     const pending = own ? matchOutbox(message) : null;
     if (pending) {
@@ -228,7 +206,16 @@
     const bubble = chatBubble({ from: String(message.from), content: message.content,
       to: message.to, timestamp: message.timestamp, own });
     bubble.dataset.id = String(message.id);
+    actions.decorate(bubble, message, { own });
     appendToLog(bubble, { countUnread: countUnread && !own });
+  }
+
+  /** An edit or delete (its own id, so a resume gets it once): applied to its message in place. */
+  function receiveEvent(message) {
+    if (typeof message.id !== "number" || state.seenIds.has(message.id)) return;
+    state.seenIds.add(message.id);
+    state.lastId = state.lastId === null ? message.id : Math.max(state.lastId, message.id);
+    actions.apply(message);
   }
 
   /** Our unconfirmed message this chat acknowledges: by nonce, or (after a reconnect that lost
@@ -250,6 +237,7 @@
     bubble.querySelector(".time").textContent = formatTime(message.timestamp);
     bubble.querySelector(".msg-error")?.remove();
     setBubbleStatus(bubble, "delivered");
+    actions.decorate(bubble, message, { own: true });
     appendToLog(bubble, { countUnread: false });
   }
 
@@ -265,6 +253,7 @@
     item.node.dataset.nonce = item.nonce;
     const message = { type: "chat", content: item.content, nonce: item.nonce };
     if (item.to) message.to = item.to;
+    if (item.reply) message.replyTo = item.reply.id;
     const sent = state.joined && connection.send(message);
     item.node.querySelector(".msg-error")?.remove();
     setBubbleStatus(item.node, sent ? "sent" : "queued");
@@ -274,11 +263,14 @@
   function sendMessage() {
     const content = el.msgInput.value;
     if (!content.trim() || !state.wantRoom || renderCounter(el.charCounter, content)) return;
-    const item = { content, to: state.privateTo, status: "queued", nonce: null };
-    item.node = chatBubble({ from: state.name, content, to: item.to, own: true });
-    state.outbox.push(item);
-    el.outbox.append(item.node);
-    transmit(item);
+    if (!actions.submitEdit(content)) {
+      const item = { content, to: state.privateTo, reply: actions.takeReply(), status: "queued", nonce: null };
+      item.node = chatBubble({ from: state.name, content, to: item.to, own: true });
+      actions.decorate(item.node, { replyTo: item.reply }, { own: true });
+      state.outbox.push(item);
+      el.outbox.append(item.node);
+      transmit(item);
+    }
     el.msgInput.value = "";
     renderCounter(el.charCounter, "");
     autosize();
@@ -334,31 +326,6 @@
     state.typingSentAt = 0;
   }
 
-  function startTyper(name) {
-    clearTimeout(state.typers.get(name));
-    state.typers.set(name, setTimeout(() => stopTyper(name), TYPING_EXPIRE_MS));
-    renderTypers();
-  }
-
-  function stopTyper(name) {
-    if (!state.typers.has(name)) return;
-    clearTimeout(state.typers.get(name));
-    state.typers.delete(name);
-    renderTypers();
-  }
-
-  function clearTypers() {
-    for (const name of [...state.typers.keys()]) stopTyper(name);
-  }
-
-  function renderTypers() {
-    const names = [...state.typers.keys()];
-    el.typing.textContent = names.length === 0 ? ""
-      : names.length === 1 ? t("typingOne", { a: names[0] })
-        : names.length === 2 ? t("typingTwo", { a: names[0], b: names[1] })
-          : t("typingMany");
-  }
-
   /* ---------- members and private mode ---------- */
 
   function renderMembers() {
@@ -391,8 +358,8 @@
 
   function updateMembers(members) {
     state.members = members.filter((name) => typeof name === "string");
-    for (const name of [...state.typers.keys()]) {
-      if (!state.members.some((member) => sameName(member, name))) stopTyper(name);
+    for (const name of typers.names()) {
+      if (!state.members.some((member) => sameName(member, name))) typers.stop(name);
     }
     if (state.privateTo && !state.members.some((member) => sameName(member, state.privateTo))) {
       notice(t("memberGone", { name: state.privateTo }));
@@ -418,6 +385,8 @@
     Object.assign(state, { lastId: null, resume: null, seenIds: new Set(), outbox: [],
       members: [], welcomedBefore: false, unread: 0 });
     el.newMessages.hidden = true;
+    actions.reset();
+    search.reset();
     setPrivate(null);
   }
 
@@ -434,9 +403,10 @@
     el.joinBtn.textContent = t("join");
     el.leaveBtn.hidden = true;
     el.retryBtn.hidden = true;
-    clearTypers();
+    typers.clear();
     renderMembers();
     updateComposer();
+    search.setAvailable(false);
   }
 
   function requestJoin() {
@@ -500,14 +470,16 @@
     state.welcomedBefore = true;
     updateMembers(Array.isArray(message.members) ? message.members : []);
     updateComposer();
+    search.setAvailable(true);
     el.msgInput.focus();
   }
 
   function onHistory(message) {
     const follow = nearBottom();
     if (message.truncated === true) notice(t("historyTruncated"));
-    for (const chat of Array.isArray(message.messages) ? message.messages : []) {
-      receiveChat(chat, { countUnread: !follow });
+    for (const record of Array.isArray(message.messages) ? message.messages : []) {
+      if (record.type === "edit" || record.type === "delete") receiveEvent(record);
+      else receiveChat(record, { countUnread: !follow });
     }
     if (state.welcomeLastId !== null) {
       state.lastId = state.lastId === null ? state.welcomeLastId : Math.max(state.lastId, state.welcomeLastId);
@@ -522,6 +494,7 @@
       markFailed(item, message.code);
       return;
     }
+    if (actions.refused(message) || search.refused(message)) return;
     if (!state.joined && state.wantRoom) {
       // The join itself was refused: stop, and let the person fix name, room or key.
       connection.stop();
@@ -539,12 +512,14 @@
       case "welcome": onWelcome(message); break;
       case "history": onHistory(message); break;
       case "chat": receiveChat(message, { countUnread: true }); break;
+      case "edit": case "delete": receiveEvent(message); break;
+      case "results": search.show(message); break;
       case "members": if (Array.isArray(message.members)) updateMembers(message.members); break;
       case "system": onSystem(message); break;
       case "typing":
         if (typeof message.from === "string" && !sameName(message.from, state.name)) {
-          if (message.active === false) stopTyper(message.from);
-          else startTyper(message.from);
+          if (message.active === false) typers.stop(message.from);
+          else typers.start(message.from);
         }
         break;
       case "error": onError(message); break;
@@ -598,6 +573,8 @@
     if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
       event.preventDefault();
       sendMessage();
+    } else if (event.key === "Escape" && actions.active) {
+      actions.cancel();
     } else if (event.key === "Escape" && state.privateTo) {
       setPrivate(null);
     }
@@ -614,6 +591,10 @@
   });
   window.addEventListener("online", () => connection.retryNow());
 
+  const pageParts = { el, state, connection, node, sameName, notice, setPrivate, newNonce, formatTime,
+    renderText: appendLinkified, afterComposerChange: onComposerInput };
+  const actions = new MessageActions(pageParts);
+  const search = new SearchPanel({ ...pageParts, jumpTo: (id) => actions.jumpTo(id) });
   applyStaticStrings();
   el.userId.value = localStorage.getItem(STORAGE_NAME) || "";
   el.room.value = localStorage.getItem(STORAGE_ROOM) || "room-1";

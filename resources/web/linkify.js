@@ -1,0 +1,30 @@
+/* Message text with its http(s) links made clickable, built from text nodes and <a> elements
+   only: nothing a message says is ever parsed as HTML. */
+
+const URL_PATTERN = /https?:\/\/[^\s<>"'`]+/gi;
+const TRAILING_PUNCTUATION = /[.,;:!?)\]}'"。,!?;:)】」』]+$/;
+
+/** Put text into parent, turning http(s) URLs into links; everything else stays text. */
+export function appendLinkified(parent, text) {
+  let last = 0;
+  for (const match of text.matchAll(URL_PATTERN)) {
+    const raw = match[0].replace(TRAILING_PUNCTUATION, "");
+    let url = null;
+    try {
+      url = new URL(raw);
+    } catch (err) {
+      url = null;
+    }
+    if (!url || (url.protocol !== "http:" && url.protocol !== "https:")) continue;
+    parent.append(document.createTextNode(text.slice(last, match.index)));
+    const link = document.createElement("a");
+    link.className = "link";
+    link.textContent = raw;
+    link.href = url.href;
+    link.target = "_blank";
+    link.rel = "noopener noreferrer";
+    parent.append(link);
+    last = match.index + raw.length;
+  }
+  parent.append(document.createTextNode(text.slice(last)));
+}

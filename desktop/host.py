@@ -7,6 +7,7 @@ The window only starts and stops it; a busy window never stalls the server becau
 from __future__ import annotations
 
 import errno
+import ipaddress
 import socket
 from pathlib import Path
 from urllib.parse import quote
@@ -14,7 +15,7 @@ from urllib.parse import quote
 from platformdirs import user_data_dir
 from PySide6.QtCore import QObject, Signal
 
-from desktop.lan import ipv4_addresses
+from server.lan import ipv4_addresses
 from server.app import ServerConfig
 from server.protocol import HOST_CLOSED_REASON
 from server.store import StoreError
@@ -57,17 +58,52 @@ class RoomHost(QObject):
         stopped(): every client was closed with 1001 and history flushed
         failed(reason, suggested free port): could not listen (port in use: the next free
             port is suggested; other errors suggest 0)
+        roomsChanged(dict room -> member count): people came or went (debounced by the server)
+
+    Args:
+        host: the address to bind (tests: 127.0.0.1).
+        advertise: whether this host may announce itself with mDNS at all (off by default, so
+            nothing but the app itself announces); each start() can still decline.
+        mdns_interfaces: IPv4 addresses to announce on; empty = the LAN addresses.
     """
 
     started = Signal(int)
     stopped = Signal()
     failed = Signal(str, int)
+    roomsChanged = Signal(object)
+    _roomsReported = Signal(object)  # emitted on the server's thread, delivered queued
 
-    def __init__(self, parent: QObject | None = None, *, host: str = "0.0.0.0") -> None:
+    def __init__(self, parent: QObject | None = None, *, host: str = "0.0.0.0", advertise: bool = False,
+                 mdns_interfaces: tuple[str, ...] = ()) -> None:
         super().__init__(parent)
         self._host = host
+        self._advertise = advertise
+        self._mdns_interfaces = tuple(mdns_interfaces)
         self._thread: ServerThread | None = None
         self._key: str | None = None
+        self._occupancy: dict[str, int] = {}
+        self._roomsReported.connect(self._take_rooms)
+
+    @property
+    def occupancy(self) -> dict[str, int]:
+        """Member count of each room with members, as last reported."""
+        return dict(self._occupancy)
+
+    @property
+    def people(self) -> int:
+        """Members in all hosted rooms (the host's own connection included, if joined)."""
+        return sum(self._occupancy.values())
+
+    @property
+    def advertising(self) -> bool:
+        """Whether the running server announces itself on the LAN."""
+        return self._thread is not None and self._thread.config.advertise
+
+    def _take_rooms(self, occupancy: dict[str, int]) -> None:
+        if self._thread is None:
+            return
+        self._occupancy = occupancy
+        self.roomsChanged.emit(dict(occupancy))
 
     @property
     def running(self) -> bool:
@@ -82,17 +118,24 @@ class RoomHost(QObject):
     def key(self) -> str | None:
         return self._key
 
-    def start(self, port: int = 8080, data_dir: Path | None = None, key: str | None = None) -> bool:
-        """Listen on ``port`` (0 = any free port); emit started or failed and say which."""
+    def start(self, port: int = 8080, data_dir: Path | None = None, key: str | None = None, *,
+              announce: bool = True, name: str = "") -> bool:
+        """Listen on ``port`` (0 = any free port); emit started or failed and say which.
+
+        ``announce``: show the rooms on the network (if this host may advertise at all), under
+        ``name`` ("" = this machine's name).
+        """
         if self._thread is not None:
             self.stop()
         config = ServerConfig(
             data_dir=Path(data_dir) if data_dir is not None else default_data_dir(),
             host=self._host, port=port, key=key or None,
+            advertise=self._advertise and announce, advertise_name=name,
+            mdns_interfaces=self._mdns_interfaces,
         )
         try:
             config.data_dir.mkdir(parents=True, exist_ok=True)
-            thread = ServerThread(config)
+            thread = ServerThread(config, self._roomsReported.emit)
             thread.start()
         except OSError as exc:
             if _port_in_use(exc):
@@ -113,15 +156,23 @@ class RoomHost(QObject):
         if thread is None:
             return
         thread.stop(reason=HOST_CLOSED_REASON)
+        self._occupancy = {}
         self.stopped.emit()
 
     def addresses(self) -> list[tuple[str, str]]:
-        """(ws URL, http URL) pairs peers can use: LAN addresses first, then localhost."""
+        """(ws URL, http URL) pairs peers can use: LAN addresses first, then localhost.
+
+        A host bound to one address offers only that one (bound to loopback: only localhost).
+        """
         if self._thread is None:
             return []
         query = f"?key={quote(self._key, safe='')}" if self._key else ""
         port = self._thread.port
+        if self._host in ("0.0.0.0", ""):
+            lan = ipv4_addresses()
+        else:
+            lan = [] if ipaddress.ip_address(self._host).is_loopback else [self._host]
         return [
             (f"ws://{address}:{port}/{query}", f"http://{address}:{port}/{query}")
-            for address in [*ipv4_addresses(), "127.0.0.1"]
+            for address in [*lan, "127.0.0.1"]
         ]

@@ -10,7 +10,7 @@ import asyncio
 import time
 from pathlib import Path
 
-from PySide6.QtCore import QT_TRANSLATE_NOOP, QEvent, Qt, QTimer, Signal
+from PySide6.QtCore import QT_TRANSLATE_NOOP, QEvent, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup
 from PySide6.QtWidgets import (
     QFrame,
@@ -33,6 +33,7 @@ from desktop.client import (
 from desktop.failures import Failure, translated
 from desktop.fonts import even_cjk_weight
 from desktop.host import RoomHost
+from desktop.hosting import Hosting
 from desktop.i18n import LANGUAGES, Translations
 from desktop.mentions import mentions
 from desktop.models import MessageModel
@@ -42,6 +43,7 @@ from desktop.widgets.composer import Composer
 from desktop.widgets.drawer import SidebarDrawer
 from desktop.widgets.icon import app_icon
 from desktop.widgets.message_view import MessageView
+from desktop.widgets.share_card import ShareCard
 from desktop.widgets.sidebar import Sidebar
 from server.protocol import ChatRecord, ErrorCode, Notice, Welcome
 
@@ -50,6 +52,9 @@ __all__ = ["MainWindow", "STYLE_SHEET"]
 
 TYPING_IDLE_MS = 3000
 """After this long without a keystroke we tell the room we stopped typing."""
+
+MINIMUM_SIZE = QSize(600, 400)
+"""The smallest window (the sidebar folds away below 760 px): the share card still fits whole."""
 
 STYLE_SHEET = """
 QMenuBar { background: #1a1a2e; color: #c8c8e0; border-bottom: 1px solid #2c2c48; }
@@ -73,7 +78,7 @@ QMainWindow, #chatArea { background: #ffffff; }
     background: #16213e; color: #ffffff; selection-background-color: #646cff;
 }
 #sidebar QLineEdit:disabled, #sidebar QSpinBox:disabled { color: #9090a8; }
-#joinButton, #sendButton, #bannerButton, #usePortButton {
+#joinButton, #sendButton, #bannerButton {
     padding: 9px 14px; background: #646cff; color: #ffffff; border: none; border-radius: 6px;
     font-size: 10.5pt;
 }
@@ -91,10 +96,7 @@ QMainWindow, #chatArea { background: #ffffff; }
 #statusLabel[tone="offline"] { color: #f43f5e; }
 #hostPanel { border-top: 1px solid #2c2c48; border-bottom: 1px solid #2c2c48; }
 #hostSwitch { color: #ffffff; spacing: 8px; }
-#hostError { color: #fbbf24; }
-#addressLabel { color: #c7d2fe; font-family: monospace; font-size: 8.5pt; }
-#copyButton { color: #ffffff; background: #2d2d44; border: none; border-radius: 4px; padding: 2px 6px; }
-#copyButton[copied="true"] { background: #166534; }
+#announceSwitch { color: #c8c8e0; spacing: 8px; }
 #copyToast { background: #111827; color: #ffffff; border-radius: 12px; padding: 6px 14px; }
 #memberView {
     background: transparent; color: #e0e0f0; border: none; outline: none;
@@ -126,6 +128,23 @@ QMainWindow, #chatArea { background: #ffffff; }
 #sidebarToggle:hover, #muteToggle:hover { background: #eef0ff; }
 #chatTitle { color: #2d2d44; font-weight: bold; }
 #banner { background: #eef0ff; border-bottom: 1px solid #d6d9ff; }
+#shareCard { background: #f6f7ff; border-bottom: 1px solid #d6d9ff; }
+#shareCard QLabel { color: #2d2d44; }
+#shareTitle { font-weight: bold; font-size: 11pt; }
+#shareCard #shareKind { color: #6b6b80; font-size: 8.5pt; }
+#shareCard #shareUrl { color: #1e1b4b; font-family: monospace; font-size: 10pt; }
+#shareCard #shareFingerprint { color: #44445a; font-family: monospace; font-size: 8pt; }
+#shareCard #shareCheck { font-size: 9pt; }
+#shareCard #shareCheck[tone="ok"] { color: #15803d; }
+#shareCard #shareCheck[tone="bad"] { color: #b45309; }
+#shareCopy, #shareHide {
+    color: #ffffff; background: #646cff; border: none; border-radius: 4px; padding: 3px 10px;
+}
+#shareCopy[copied="true"] { background: #16a34a; }
+#shareHide { background: transparent; color: #646cff; }
+#showCardButton {
+    padding: 6px; background: transparent; color: #c7d2fe; border: 1px solid #3a3a5a; border-radius: 6px;
+}
 #banner QLabel { color: #2d2d44; }
 """
 
@@ -146,14 +165,15 @@ class MainWindow(QMainWindow):
     closed = Signal()
 
     def __init__(self, settings: Settings | None = None, translations: Translations | None = None,
-                 host_data_dir: Path | None = None, connection_options: dict | None = None) -> None:
+                 host_data_dir: Path | None = None, connection_options: dict | None = None,
+                 host_options: dict | None = None) -> None:
         super().__init__()
         even_cjk_weight()  # before any Chinese text is drawn
         self.settings = settings if settings is not None else Settings()
         self.translations = translations
         self.host_data_dir = host_data_dir
         self.connection = ChatConnection(self, resume_secrets=self.settings, **(connection_options or {}))
-        self.host = RoomHost(self)
+        self.host = RoomHost(self, **{"advertise": True, **(host_options or {})})
         self.model = MessageModel()
         self.unread = 0
         self._status: tuple[str, str, tuple] = ("neutral", QT_TRANSLATE_NOOP("MainWindow", "Not connected"), ())
@@ -177,6 +197,7 @@ class MainWindow(QMainWindow):
         self.composer = Composer(self)
         self.composer.set_enabled(False)
         self.banner = self._make_banner()
+        self.share_card = ShareCard(self)
 
         chat = QWidget(self)
         chat.setObjectName("chatArea")
@@ -184,6 +205,7 @@ class MainWindow(QMainWindow):
         chat_layout.setContentsMargins(0, 0, 0, 0)
         chat_layout.setSpacing(0)
         chat_layout.addWidget(self.drawer.header)
+        chat_layout.addWidget(self.share_card)
         chat_layout.addWidget(self.banner)
         chat_layout.addWidget(self.view, 1)
         chat_layout.addWidget(self.composer)
@@ -195,6 +217,7 @@ class MainWindow(QMainWindow):
         row.addWidget(chat, 1)
         self.setCentralWidget(central)
         self.setStyleSheet(STYLE_SHEET)
+        self.setMinimumSize(MINIMUM_SIZE)
         self.resize(1000, 680)
 
         self._make_menu()
@@ -207,6 +230,7 @@ class MainWindow(QMainWindow):
         self._typing_idle.setSingleShot(True)
         self._typing_idle.setInterval(TYPING_IDLE_MS)
         self._typing_idle.timeout.connect(lambda: self.connection.set_typing(False))
+        self.hosting = Hosting(self)
         self._wire()
         self._load_settings()
         self.retranslate_ui()
@@ -222,7 +246,11 @@ class MainWindow(QMainWindow):
         self.banner_label.setWordWrap(True)  # narrow windows: wrap, never clip
         self.banner_button = QPushButton(banner)
         self.banner_button.setObjectName("bannerButton")
-        self.banner_button.clicked.connect(lambda: self.sidebar.host_panel.switch.setChecked(True))
+        self.banner_button.clicked.connect(lambda: self._banner_action())
+        self._banner_action = lambda: self.sidebar.host_panel.switch.setChecked(True)
+        self._banner_texts = lambda: (self.tr("No server yet — host a room on this computer?"),
+                                      self.tr("Host a room"))
+        self.banner_label.setWordWrap(True)
         layout.addWidget(self.banner_label, 1)
         layout.addWidget(self.banner_button)
         banner.hide()
@@ -266,11 +294,6 @@ class MainWindow(QMainWindow):
         s.retry_button.clicked.connect(self.connection.retry_now)
         s.leave_button.clicked.connect(self.leave)
         s.privateRequested.connect(self.composer.set_private)
-        s.host_panel.hostingToggled.connect(self._hosting_toggled)
-        s.host_panel.usePortRequested.connect(self._use_port)
-        self.host.started.connect(self._host_started)
-        self.host.stopped.connect(self._host_stopped)
-        self.host.failed.connect(self._host_failed)
         self.composer.sendRequested.connect(self._send)
         self.composer.edit.textChanged.connect(self._text_changed)
         self.view.retryRequested.connect(self.connection.retry)
@@ -292,8 +315,7 @@ class MainWindow(QMainWindow):
         if args.room:
             s.room_edit.setText(args.room)
         if args.host_room:
-            s.host_panel.port_spin.setValue(args.port)
-            s.host_panel.switch.setChecked(True)
+            self.hosting.use_port(args.port)
         elif args.name and args.room:
             self.join_from_form()
 
@@ -563,23 +585,6 @@ class MainWindow(QMainWindow):
 
     # Hosting --------------------------------------------------------------
 
-    def _hosting_toggled(self, on: bool) -> None:
-        panel = self.sidebar.host_panel
-        if on:
-            self.banner.hide()
-            self.host.start(panel.port_spin.value(), self.host_data_dir, panel.key)
-        else:
-            panel.switch.setEnabled(False)
-            self._keep(self._stop_hosting())
-
-    async def _stop_hosting(self) -> None:
-        """Leave our own room first, then stop the server off the GUI thread (it waits for clients)."""
-        if self._joining_own_host(self.connection.url):
-            self.leave()
-            await self.connection.close()
-        await asyncio.get_running_loop().run_in_executor(None, self.host.stop)
-        self.sidebar.host_panel.switch.setEnabled(True)
-
     def _keep(self, coro) -> asyncio.Task:
         """Start a task and hold a reference until it ends (qasync does not)."""
         task = asyncio.ensure_future(coro)
@@ -587,34 +592,16 @@ class MainWindow(QMainWindow):
         task.add_done_callback(self._tasks.discard)
         return task
 
-    def _use_port(self, port: int) -> None:
-        self.sidebar.host_panel.port_spin.setValue(port)
-        self.sidebar.host_panel.switch.setChecked(True)
-
-    def _host_started(self, port: int) -> None:
-        panel = self.sidebar.host_panel
-        panel.set_hosting(True)
-        panel.show_addresses(self.host.addresses())
-        self.sidebar.server_edit.setText(f"ws://127.0.0.1:{port}")
-        if self.sidebar.name_edit.text().strip():
-            self.join_from_form()
-        else:
-            self._set_status("neutral", QT_TRANSLATE_NOOP("MainWindow", "Hosting on port %1: enter your name and join"), (str(port),))
-            self.sidebar.name_edit.setFocus()
-
-    def _host_stopped(self) -> None:
-        self.sidebar.host_panel.set_hosting(False)
-        self.sidebar.host_panel.show_addresses([])
-
-    def _host_failed(self, reason: str, suggested_port: int) -> None:
-        panel = self.sidebar.host_panel
-        panel.set_hosting(False)
-        if suggested_port:
-            message = self.tr("Port %1 is in use by another program.").replace(
-                "%1", str(panel.port_spin.value()))
-        else:
-            message = self.tr("Could not host: %1").replace("%1", reason)
-        panel.show_error(message, suggested_port)
+    def show_banner(self, texts, action) -> None:
+        """A notice at the top of the chat area (never scrolled away): ``texts()`` gives its text
+        and button label in the current language; ``action`` runs on the button (None: no button)."""
+        self._banner_texts = texts
+        self._banner_action = action or (lambda: None)
+        text, label = texts()
+        self.banner_label.setText(text)
+        self.banner_button.setText(label)
+        self.banner_button.setVisible(action is not None)
+        self.banner.show()
 
     # Language -------------------------------------------------------------
 
@@ -627,8 +614,9 @@ class MainWindow(QMainWindow):
 
     def retranslate_ui(self) -> None:
         self.language_menu.setTitle(self.tr("&Language"))
-        self.banner_label.setText(self.tr("No server yet — host a room on this computer?"))
-        self.banner_button.setText(self.tr("Host a room"))
+        text, action = self._banner_texts()
+        self.banner_label.setText(text)
+        self.banner_button.setText(action)
         self._update_join_button()
         tone, source, args = self._status
         self._set_status(tone, source, args)
@@ -646,6 +634,9 @@ class MainWindow(QMainWindow):
         await asyncio.get_running_loop().run_in_executor(None, self.host.stop)
 
     def closeEvent(self, event) -> None:  # noqa: N802
+        if self._closing is None and not self.hosting.may_quit():
+            event.ignore()  # asked whether to close the rooms; closes again on yes
+            return
         if self._closing is None:
             self._closing = self._keep(self.shutdown())
         self.notifier.hide()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import errno
+import ipaddress
 import logging
 import signal
 import sys
@@ -60,6 +61,11 @@ def _seconds(text: str) -> float:
     if not 0 <= value < float("inf"):
         raise argparse.ArgumentTypeError(f"{text!r} must be zero or more seconds")
     return value
+def _ipv4(text: str) -> str:
+    try:
+        return str(ipaddress.IPv4Address(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an IPv4 address: {text!r}") from None
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -84,6 +90,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                              "pages opened from file://, such as the seed's index.html)")
     parser.add_argument("--certfile", type=Path, default=None, help="TLS certificate (PEM): serve https/wss")
     parser.add_argument("--keyfile", type=Path, default=None, help="TLS private key (PEM)")
+    parser.add_argument("--no-advertise", action="store_true",
+                        help="do not announce this server on the LAN (mDNS); announced by default "
+                             "when --host is not a loopback address")
+    parser.add_argument("--advertise-name", default="", metavar="NAME",
+                        help="the name nearby apps list this server under (default: this machine's name)")
+    parser.add_argument("--mdns-interface", action="append", default=[], metavar="ADDR", type=_ipv4,
+                        help="announce only on the interface with this IPv4 address (repeatable; "
+                             "default: every LAN interface, virtual adapters left out)")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return parser.parse_args(argv)
 
@@ -140,6 +154,9 @@ def main(argv: list[str] | None = None) -> int:
         allowed_origins=tuple(args.allow_origin),
         certfile=args.certfile,
         keyfile=args.keyfile,
+        advertise=not args.no_advertise and not _loopback(args.host),
+        advertise_name=args.advertise_name,
+        mdns_interfaces=tuple(args.mdns_interface),
     )
     try:
         runner = _runner()
@@ -149,6 +166,16 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 0
+
+
+def _loopback(host: str) -> bool:
+    """Nobody else can reach a server on a loopback address: nothing to announce."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _runner():

@@ -23,8 +23,10 @@ from websockets.frames import CloseCode
 from websockets.http11 import Request, Response
 
 from . import __version__, protocol
+from .advertise import Advertiser, mdns_disabled
 from .flood import JoinLimitedHub
 from .hub import EDIT_WINDOW, Hub
+from .lan import ipv4_addresses
 from .limits import TokenBucket
 from .protocol import SHUTDOWN_REASON, SUBPROTOCOL, ProtocolError, Version
 from .search import SearchIndex
@@ -36,6 +38,9 @@ from .webroot import WebRoot
 __all__ = ["ServerConfig", "ChatServer", "TLSError"]
 
 log = logging.getLogger(__name__)
+
+ROOMS_DEBOUNCE = 0.5
+"""Seconds between a membership change and its report (one re-announce per burst of joins)."""
 
 
 @dataclass
@@ -67,6 +72,11 @@ class ServerConfig:
     # TLS: both set -> https:// and wss:// on the same port.
     certfile: Path | None = None
     keyfile: Path | None = None
+    # Discovery: announce on the LAN with mDNS (roomchat-server turns it on for non-loopback
+    # hosts; off here so an embedded or test server never announces unless asked).
+    advertise: bool = False
+    advertise_name: str = ""  # "" = this machine's name
+    mdns_interfaces: tuple[str, ...] = ()  # () = the LAN addresses (server.lan), or the bound one
 
 
 class TLSError(RuntimeError):
@@ -126,6 +136,14 @@ class ChatServer:
         self._endpoint: Endpoint | None = None
         self._heartbeat: asyncio.Task | None = None
         self._per_ip: dict[str, int] = {}  # open websocket connections by address
+        self._rooms_listeners: list[Callable[[dict[str, int]], None]] = []
+        self._rooms_report: asyncio.TimerHandle | None = None
+        self._advertiser: Advertiser | None = None
+
+    def add_rooms_listener(self, listener: Callable[[dict[str, int]], None]) -> None:
+        """Call ``listener(room -> member count)`` on the server's loop, at most every
+        ROOMS_DEBOUNCE seconds, after rooms gained or lost members (discovery, the host's UI)."""
+        self._rooms_listeners.append(listener)
 
     @property
     def port(self) -> int:
@@ -151,6 +169,7 @@ class ChatServer:
             key=config.key,
             edit_window=config.edit_window,
             searcher=self.search,
+            on_rooms_changed=self._rooms_changed,
             join_rate=config.join_rate,
             join_burst=config.join_burst,
         )
@@ -170,6 +189,37 @@ class ChatServer:
         self.search.start(loop.call_soon_threadsafe)
         self._heartbeat = loop.create_task(self._sweep_forever())
         log.info("serving on %s:%d", config.host, self.port)
+        self._start_advertising()
+
+    def _start_advertising(self) -> None:
+        config = self.config
+        if not config.advertise or mdns_disabled():
+            return
+        interfaces = list(config.mdns_interfaces)
+        if not interfaces:
+            interfaces = ipv4_addresses() if config.host in ("0.0.0.0", "") else [config.host]
+        if not interfaces:
+            log.warning("not announced on the network: no LAN address")
+            return
+        self._advertiser = Advertiser(
+            name=config.advertise_name or socket.gethostname(), port=self.port, interfaces=interfaces,
+            key_required=config.key is not None, tls=self.tls is not None,
+        )
+        self._advertiser.start()
+        self.add_rooms_listener(self._advertiser.update)
+
+    def _rooms_changed(self) -> None:
+        """The hub's notice that membership changed: report once the burst settles."""
+        if self._rooms_report is None and self._rooms_listeners:
+            self._rooms_report = asyncio.get_running_loop().call_later(ROOMS_DEBOUNCE, self._report_rooms)
+
+    def _report_rooms(self) -> None:
+        self._rooms_report = None
+        if self._hub is None:
+            return
+        occupancy = self._hub.occupancy()
+        for listener in self._rooms_listeners:
+            listener(occupancy)
 
     def _schedule_flush(self, hub_flush: Callable[[], None]) -> None:
         """The hub's batch runs on the next loop turn: one commit for whatever arrived meanwhile,
@@ -199,10 +249,17 @@ class ChatServer:
         assert self._hub is not None and self._endpoint is not None and self._heartbeat is not None
         self._server.close()  # no new connections
         self._heartbeat.cancel()
+        self._rooms_listeners.clear()  # the closing clients' leaves are nobody's news
+        if self._advertiser is not None:  # goodbyes first: browsers drop us while clients close
+            await self._advertiser.stop()
+            self._advertiser = None
         self._hub.flush()
         await self._endpoint.shutdown(CloseCode.GOING_AWAY, reason)
         self._hub.flush()
         self.search.stop()
+        if self._rooms_report is not None:
+            self._rooms_report.cancel()
+            self._rooms_report = None
         self.store.close()
         self._server = None
         log.info("stopped")

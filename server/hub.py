@@ -178,8 +178,12 @@ class Hub:
         clock: Callable[[], float] = time.time,
         edit_window: float = EDIT_WINDOW,
         searcher: Searcher | None = None,
+        on_rooms_changed: Callable[[], None] | None = None,
     ) -> None:
+        """``on_rooms_changed`` is told (no arguments, so it costs a join nothing) whenever a
+        room gains or loses a member; whoever cares reads :meth:`occupancy` when it wants."""
         self._history = history
+        self._on_rooms_changed = on_rooms_changed
         self._delivery = delivery
         self._schedule = schedule
         self._key = key
@@ -197,6 +201,10 @@ class Hub:
     @property
     def room_count(self) -> int:
         return len(self._rooms)
+
+    def occupancy(self) -> dict[str, int]:
+        """Member count of every room that has members (what discovery announces)."""
+        return {name: len(room.members) for name, room in self._rooms.items() if room.members}
 
     def member_of(self, session: Session) -> Member | None:
         return self._members.get(session)
@@ -253,6 +261,8 @@ class Hub:
         self._greet(member, request.since, private=owner)
         if not replacing:
             self._announce(room, "join", member)
+            if self._on_rooms_changed is not None:
+                self._on_rooms_changed()
 
     def leave(self, session: Session) -> None:
         """Leave the current room (explicitly, by a second join, or on disconnect)."""
@@ -490,6 +500,8 @@ class Hub:
         room.reindex()
         self._members.pop(member.session, None)
         self._forget_if_idle(room)
+        if self._on_rooms_changed is not None:
+            self._on_rooms_changed()
 
     def _forget_if_idle(self, room: Room) -> None:
         """Drop an empty room unless queued messages still need its id counter."""

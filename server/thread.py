@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Callable
 
 from .app import ChatServer, ServerConfig
 from .protocol import SHUTDOWN_REASON
@@ -19,8 +20,12 @@ __all__ = ["ServerThread"]
 class ServerThread:
     """Run a :class:`ChatServer` in a daemon thread; ``start()`` returns once it listens."""
 
-    def __init__(self, config: ServerConfig) -> None:
+    def __init__(self, config: ServerConfig,
+                 rooms_listener: Callable[[dict[str, int]], None] | None = None) -> None:
+        """``rooms_listener`` is called on the server's thread when rooms change (see
+        ChatServer.add_rooms_listener); a Qt signal emitted there reaches the GUI queued."""
         self.config = config
+        self._rooms_listener = rooms_listener
         # The platform's default loop, never the policy's: inside qasync.run() (Python < 3.12)
         # the policy makes Qt loops, and a Qt loop cannot run on another thread.
         self._loop = asyncio.DefaultEventLoopPolicy().new_event_loop()
@@ -52,6 +57,8 @@ class ServerThread:
 
         async def start() -> ChatServer:
             server = ChatServer(self.config)
+            if self._rooms_listener is not None:
+                server.add_rooms_listener(self._rooms_listener)
             await server.start()
             return server
 

@@ -13,6 +13,9 @@ from pathlib import Path
 import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# No test announces or browses with mDNS on this machine's real interfaces: every process the
+# suite starts inherits this; only test_discovery.py lifts it, inside a network namespace.
+os.environ["ROOMCHAT_MDNS"] = "off"
 
 from server.app import ServerConfig  # noqa: E402
 from server.protocol import SUBPROTOCOL  # noqa: E402

@@ -118,13 +118,14 @@ def test_every_copy_says_copied_then_returns(windows, qapp, artifacts):
 
     translations = Translations(qapp)
     window = windows("copy", translations)
-    panel = window.sidebar.host_panel
+    card = window.share_card
     try:
         for language, copied, copy in (("en", "Copied ✓", "Copy"), ("zh_CN", "已复制 ✓", "复制")):
             window.set_language(language)
             qapp.processEvents()
-            panel.show_addresses([("ws://192.0.2.7:8080", "http://192.0.2.7:8080/")])
-            button = panel.copy_buttons[1]
+            card.show_addresses([("ws://192.0.2.7:8080", "http://192.0.2.7:8080/")])
+            card.show()
+            button = card.browser_copy
             assert button.text() == copy
             QTest.mouseClick(button, Qt.MouseButton.LeftButton)
             assert QGuiApplication.clipboard().text() == "http://192.0.2.7:8080/"

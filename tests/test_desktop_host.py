@@ -15,7 +15,7 @@ from test_desktop_client import Member, Recorder
 
 from desktop.failures import Failure
 from desktop.host import RoomHost, find_free_port
-from desktop.lan import ipv4_addresses
+from server.lan import ipv4_addresses
 
 
 def test_lan_addresses_are_this_machines_non_loopback_ipv4():

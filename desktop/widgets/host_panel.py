@@ -1,4 +1,8 @@
-"""The "Host a room" switch and what belongs to it: port, optional key, addresses to share."""
+"""The "Host a room" switch and its options: port, optional key, showing the room on the network.
+
+Where others join is on the share card at the top of the chat area (desktop/widgets/share_card.py);
+this panel only brings the card back once it was hidden.
+"""
 
 from __future__ import annotations
 
@@ -7,37 +11,30 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QFrame,
     QGridLayout,
-    QHBoxLayout,
     QLabel,
     QLineEdit,
     QPushButton,
     QSpinBox,
-    QToolButton,
     QVBoxLayout,
-    QWidget,
 )
-
-from desktop.widgets.copy_feedback import copy_label, copy_with_feedback
 
 __all__ = ["HostPanel"]
 
 
 class HostPanel(QFrame):
-    """A checkable switch; while hosting it lists the LAN addresses, each with a copy button.
+    """A checkable switch and the options that apply from the next start.
 
     Signals:
         hostingToggled(bool): the user flipped the switch.
-        usePortRequested(int): the user accepted the suggested free port.
+        shareCardRequested(): the user wants the hidden share card back.
     """
 
     hostingToggled = Signal(bool)
-    usePortRequested = Signal(int)
+    shareCardRequested = Signal()
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self.setObjectName("hostPanel")
-        self._suggested = 0
-        self._error = ""
         self.switch = QCheckBox(self)
         self.switch.setObjectName("hostSwitch")
         self.switch.setCursor(Qt.CursorShape.PointingHandCursor)
@@ -52,111 +49,57 @@ class HostPanel(QFrame):
         self.key_edit = QLineEdit(self)
         self.key_edit.setObjectName("hostKey")
         self.key_edit.setMaxLength(64)
+        self.announce_switch = QCheckBox(self)
+        self.announce_switch.setObjectName("announceSwitch")
+        self.announce_switch.setChecked(True)
         options = QGridLayout()
         options.setContentsMargins(0, 0, 0, 0)
         options.addWidget(self.port_label, 0, 0)
         options.addWidget(self.port_spin, 0, 1)
         options.addWidget(self.key_label, 1, 0, 1, 2)
         options.addWidget(self.key_edit, 2, 0, 1, 2)
+        options.addWidget(self.announce_switch, 3, 0, 1, 2)
 
-        self.error_label = QLabel(self)
-        self.error_label.setObjectName("hostError")
-        self.error_label.setWordWrap(True)
-        self.error_label.setTextFormat(Qt.TextFormat.PlainText)
-        self.error_label.hide()
-        self.use_port_button = QPushButton(self)
-        self.use_port_button.setObjectName("usePortButton")
-        self.use_port_button.clicked.connect(lambda: self.usePortRequested.emit(self._suggested))
-        self.use_port_button.hide()
-
-        self.addresses_title = QLabel(self)
-        self.addresses_title.setObjectName("fieldLabel")
-        self.addresses_title.setWordWrap(True)
-        self.addresses_box = QWidget(self)
-        self.addresses_layout = QVBoxLayout(self.addresses_box)
-        self.addresses_layout.setContentsMargins(0, 0, 0, 0)
-        self.addresses_layout.setSpacing(2)
-        self.addresses_title.hide()
-        self.addresses_box.hide()
-        self.copy_buttons: list[QToolButton] = []
+        self.show_card_button = QPushButton(self)
+        self.show_card_button.setObjectName("showCardButton")
+        self.show_card_button.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.show_card_button.clicked.connect(self.shareCardRequested)
+        self.show_card_button.hide()
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 4, 0, 4)
         layout.setSpacing(6)
         layout.addWidget(self.switch)
         layout.addLayout(options)
-        layout.addWidget(self.error_label)
-        layout.addWidget(self.use_port_button)
-        layout.addWidget(self.addresses_title)
-        layout.addWidget(self.addresses_box)
+        layout.addWidget(self.show_card_button)
         self.retranslate_ui()
 
     @property
     def key(self) -> str | None:
         return self.key_edit.text().strip() or None
 
+    @property
+    def announce(self) -> bool:
+        """"Show this room on the network" (mDNS), on by default."""
+        return self.announce_switch.isChecked()
+
     def set_hosting(self, hosting: bool) -> None:
         """Reflect the host's real state without re-emitting hostingToggled."""
         blocked = self.switch.blockSignals(True)
         self.switch.setChecked(hosting)
         self.switch.blockSignals(blocked)
-        self.port_spin.setEnabled(not hosting)
-        self.key_edit.setEnabled(not hosting)
-        if hosting:
-            self.show_error("", 0)
-
-    def show_error(self, reason: str, suggested_port: int) -> None:
-        self._error, self._suggested = reason, suggested_port
-        self.error_label.setText(reason)
-        self.error_label.setVisible(bool(reason))
-        self.use_port_button.setVisible(bool(reason) and suggested_port > 0)
-        self.use_port_button.setText(self.tr("Use port %1").replace("%1", str(suggested_port)))
-
-    def show_addresses(self, addresses: list[tuple[str, str]]) -> None:
-        """Rows of (ws URL for RoomChat, http URL for browsers), each with a copy button."""
-        while self.addresses_layout.count():
-            widget = self.addresses_layout.takeAt(0).widget()
-            if widget is not None:
-                widget.deleteLater()
-        self.copy_buttons = []
-        for ws_url, http_url in addresses:
-            for url, kind in ((ws_url, "RoomChat"), (http_url, self.tr("browser"))):
-                self.addresses_layout.addWidget(self._address_row(url, kind))
-        self.addresses_title.setVisible(bool(addresses))
-        self.addresses_box.setVisible(bool(addresses))
-
-    def _address_row(self, url: str, kind: str) -> QWidget:
-        row = QWidget(self.addresses_box)
-        layout = QHBoxLayout(row)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.setSpacing(4)
-        label = QLabel(url, row)
-        label.setObjectName("addressLabel")
-        label.setTextFormat(Qt.TextFormat.PlainText)
-        label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        label.setToolTip(kind)
-        copy = QToolButton(row)
-        copy.setObjectName("copyButton")
-        copy.setText(copy_label())
-        copy.setToolTip(self.tr("Copy %1").replace("%1", url))
-        copy.setCursor(Qt.CursorShape.PointingHandCursor)
-        copy.clicked.connect(lambda: copy_with_feedback(copy, url))
-        copy.setProperty("url", url)
-        self.copy_buttons.append(copy)
-        layout.addWidget(label, 1)
-        layout.addWidget(copy)
-        return row
+        for option in (self.port_spin, self.key_edit, self.announce_switch):
+            option.setEnabled(not hosting)
+        if not hosting:
+            self.show_card_button.hide()
 
     def retranslate_ui(self) -> None:
         self.switch.setText(self.tr("Host a room on this computer"))
         self.port_label.setText(self.tr("Port"))
         self.key_label.setText(self.tr("Require a key (optional)"))
         self.key_edit.setPlaceholderText(self.tr("no key"))
-        self.addresses_title.setText(self.tr("Others join at (ws:// RoomChat, http:// browser):"))
-        self.use_port_button.setText(self.tr("Use port %1").replace("%1", str(self._suggested)))
-        for button in self.copy_buttons:
-            button.setText(copy_label())
-            button.setToolTip(self.tr("Copy %1").replace("%1", button.property("url")))
+        self.announce_switch.setText(self.tr("Show this room on the network"))
+        self.show_card_button.setText(self.tr("Show where others join"))
 
     def changeEvent(self, event) -> None:  # noqa: N802
         if event.type() == QEvent.Type.LanguageChange:

@@ -87,10 +87,10 @@ class Sidebar(QFrame):
         layout.addWidget(self.retry_button)
         layout.addWidget(self.leave_button)
         layout.addSpacing(8)
+        layout.addWidget(self.host_panel)  # above the members: seen without scrolling at 640 px
+        layout.addSpacing(8)
         layout.addWidget(self.members_label)
         layout.addWidget(self.member_view)
-        layout.addSpacing(8)
-        layout.addWidget(self.host_panel)
         layout.addStretch(1)
         self.retranslate_ui()
 

@@ -190,62 +190,104 @@
 <context>
     <name>HostPanel</name>
     <message>
-        <location filename="../../desktop/widgets/host_panel.py" line="113"/>
-        <location filename="../../desktop/widgets/host_panel.py" line="156"/>
-        <source>Use port %1</source>
-        <translation>改用端口 %1</translation>
-    </message>
-    <message>
-        <location filename="../../desktop/widgets/host_panel.py" line="123"/>
-        <source>browser</source>
-        <translation>浏览器</translation>
-    </message>
-    <message>
-        <location filename="../../desktop/widgets/host_panel.py" line="141"/>
-        <location filename="../../desktop/widgets/host_panel.py" line="159"/>
-        <source>Copy %1</source>
-        <translation>复制 %1</translation>
-    </message>
-    <message>
-        <location filename="../../desktop/widgets/host_panel.py" line="151"/>
+        <location filename="../../desktop/widgets/host_panel.py" line="97"/>
         <source>Host a room on this computer</source>
         <translation>在这台电脑上主持房间</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/host_panel.py" line="152"/>
+        <location filename="../../desktop/widgets/host_panel.py" line="98"/>
         <source>Port</source>
         <translation>端口</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/host_panel.py" line="153"/>
+        <location filename="../../desktop/widgets/host_panel.py" line="99"/>
         <source>Require a key (optional)</source>
         <translation>需要密钥（可选）</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/host_panel.py" line="154"/>
+        <location filename="../../desktop/widgets/host_panel.py" line="100"/>
         <source>no key</source>
         <translation>不需要密钥</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/host_panel.py" line="155"/>
-        <source>Others join at (ws:// RoomChat, http:// browser):</source>
-        <translation>其他人从这里加入（ws:// 用 RoomChat，http:// 用浏览器）：</translation>
+        <location filename="../../desktop/widgets/host_panel.py" line="101"/>
+        <source>Show this room on the network</source>
+        <translation>在局域网上显示这个房间</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/widgets/host_panel.py" line="102"/>
+        <source>Show where others join</source>
+        <translation>显示其他人的加入方式</translation>
+    </message>
+</context>
+<context>
+    <name>Hosting</name>
+    <message>
+        <location filename="../../desktop/hosting.py" line="57"/>
+        <source>1 person is in a room you host. Quit and close the room?</source>
+        <translation>有 1 人在你主持的房间里。要退出并关闭房间吗？</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/hosting.py" line="58"/>
+        <source>1 person is in a room you host. Stop hosting?</source>
+        <translation>有 1 人在你主持的房间里。要停止主持吗？</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/hosting.py" line="60"/>
+        <source>%1 people are in rooms you host. Quit and close the rooms?</source>
+        <translation>有 %1 人在你主持的房间里。要退出并关闭这些房间吗？</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/hosting.py" line="61"/>
+        <source>%1 people are in rooms you host. Stop hosting?</source>
+        <translation>有 %1 人在你主持的房间里。要停止主持吗？</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/hosting.py" line="62"/>
+        <location filename="../../desktop/hosting.py" line="64"/>
+        <source>Stop hosting</source>
+        <translation>停止主持</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/hosting.py" line="64"/>
+        <source>Quit</source>
+        <translation>退出</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/hosting.py" line="66"/>
+        <source>Keep hosting</source>
+        <translation>继续主持</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/hosting.py" line="156"/>
+        <source>Port %1 is in use by another program.</source>
+        <translation>端口 %1 已被其他程序占用。</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/hosting.py" line="157"/>
+        <source>Use port %1</source>
+        <translation>改用端口 %1</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/hosting.py" line="160"/>
+        <source>Could not host: %1</source>
+        <translation>无法主持房间：%1</translation>
     </message>
 </context>
 <context>
     <name>MainWindow</name>
     <message>
-        <location filename="../../desktop/window.py" line="415"/>
+        <location filename="../../desktop/window.py" line="437"/>
         <source>The server&apos;s certificate is not trusted yet</source>
         <translation>服务器的证书尚未被信任</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="416"/>
+        <location filename="../../desktop/window.py" line="438"/>
         <source>The server&apos;s certificate has changed</source>
         <translation>服务器的证书已更改</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="433"/>
+        <location filename="../../desktop/window.py" line="455"/>
         <source>This server now presents a different certificate. Someone may be listening in, or the host made a new one.
 
 SHA-256: %1
@@ -258,7 +300,7 @@ SHA-256：%1
 信任新的证书吗？</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="437"/>
+        <location filename="../../desktop/window.py" line="459"/>
         <source>Compare this fingerprint with the one the host shows.
 
 SHA-256: %1
@@ -271,164 +313,154 @@ SHA-256：%1
 信任此服务器吗？</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="440"/>
+        <location filename="../../desktop/window.py" line="462"/>
         <source>Server certificate</source>
         <translation>服务器证书</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="159"/>
+        <location filename="../../desktop/window.py" line="179"/>
         <source>Not connected</source>
         <translation>未连接</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="163"/>
-        <location filename="../../desktop/window.py" line="360"/>
-        <location filename="../../desktop/window.py" line="364"/>
+        <location filename="../../desktop/window.py" line="183"/>
+        <location filename="../../desktop/window.py" line="382"/>
+        <location filename="../../desktop/window.py" line="386"/>
         <source>Join room</source>
         <translation>加入房间</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="307"/>
+        <location filename="../../desktop/window.py" line="329"/>
         <source>Enter a name first</source>
         <translation>请先输入用户名</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="311"/>
+        <location filename="../../desktop/window.py" line="333"/>
         <source>Enter a room</source>
         <translation>请输入房间号</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="343"/>
+        <location filename="../../desktop/window.py" line="365"/>
         <source>Switch room</source>
         <translation>切换房间</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="345"/>
+        <location filename="../../desktop/window.py" line="367"/>
         <source>Type another room and press Enter to switch</source>
         <translation>输入另一个房间号并按 Enter 即可切换</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="361"/>
+        <location filename="../../desktop/window.py" line="383"/>
         <source>Joining…</source>
         <translation>正在加入…</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="362"/>
+        <location filename="../../desktop/window.py" line="384"/>
         <source>Joined</source>
         <translation>已加入</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="363"/>
+        <location filename="../../desktop/window.py" line="385"/>
         <source>Reconnecting...</source>
         <translation>正在重连...</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="374"/>
+        <location filename="../../desktop/window.py" line="396"/>
         <source>Online in %1</source>
         <translation>已在房间「%1」在线</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="376"/>
+        <location filename="../../desktop/window.py" line="398"/>
         <source>Connecting…</source>
         <translation>正在连接…</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="378"/>
+        <location filename="../../desktop/window.py" line="400"/>
         <source>Reconnecting: %1</source>
         <translation>正在重连：%1</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="380"/>
+        <location filename="../../desktop/window.py" line="402"/>
         <source>Gave up reconnecting: %1</source>
         <translation>已停止重连：%1</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="382"/>
+        <location filename="../../desktop/window.py" line="404"/>
         <source>Offline: %1</source>
         <translation>离线：%1</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="390"/>
+        <location filename="../../desktop/window.py" line="412"/>
         <source>%1 — retry %2 in %3 s</source>
         <translation>%1 — %3 秒后第 %2 次重试</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="408"/>
+        <location filename="../../desktop/window.py" line="430"/>
         <source>That name is already taken in this room</source>
         <translation>这个名字在本房间已被占用</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="409"/>
+        <location filename="../../desktop/window.py" line="431"/>
         <source>That name cannot be used</source>
         <translation>不能使用这个名字</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="410"/>
+        <location filename="../../desktop/window.py" line="432"/>
         <source>That room name cannot be used</source>
         <translation>不能使用这个房间名</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="411"/>
+        <location filename="../../desktop/window.py" line="433"/>
         <source>This room needs the right key</source>
         <translation>这个房间需要正确的密钥</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="412"/>
+        <location filename="../../desktop/window.py" line="434"/>
         <source>This server requires a room key: enter it</source>
         <translation>此服务器需要房间密钥：请输入</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="413"/>
+        <location filename="../../desktop/window.py" line="435"/>
         <source>The server cannot store messages right now</source>
         <translation>服务器暂时无法保存消息</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="414"/>
+        <location filename="../../desktop/window.py" line="436"/>
         <source>Not a valid server address</source>
         <translation>服务器地址无效</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="547"/>
+        <location filename="../../desktop/window.py" line="569"/>
         <source>Private message from %1</source>
         <translation>来自 %1 的私信</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="549"/>
+        <location filename="../../desktop/window.py" line="571"/>
         <source>%1 mentioned you</source>
         <translation>%1 提到了你</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="551"/>
+        <location filename="../../desktop/window.py" line="573"/>
         <source>%1 in RoomChat</source>
         <translation>%1 发来新消息</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="602"/>
+        <location filename="../../desktop/hosting.py" line="136"/>
         <source>Hosting on port %1: enter your name and join</source>
         <translation>正在端口 %1 上主持：请输入用户名并加入</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="613"/>
-        <source>Port %1 is in use by another program.</source>
-        <translation>端口 %1 已被其他程序占用。</translation>
-    </message>
-    <message>
         <location filename="../../desktop/window.py" line="616"/>
-        <source>Could not host: %1</source>
-        <translation>无法主持房间：%1</translation>
-    </message>
-    <message>
-        <location filename="../../desktop/window.py" line="629"/>
         <source>&amp;Language</source>
         <translation>语言(&amp;L)</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="630"/>
+        <location filename="../../desktop/window.py" line="251"/>
         <source>No server yet — host a room on this computer?</source>
         <translation>还没有服务器 — 要在这台电脑上主持一个房间吗？</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="631"/>
+        <location filename="../../desktop/window.py" line="252"/>
         <source>Host a room</source>
         <translation>主持房间</translation>
     </message>
@@ -482,6 +514,82 @@ SHA-256：%1
         <location filename="../../desktop/widgets/message_view.py" line="343"/>
         <source>Retry sending</source>
         <translation>重新发送</translation>
+    </message>
+</context>
+<context>
+    <name>Reachability</name>
+    <message>
+        <location filename="../../desktop/reachability.py" line="29"/>
+        <source>nothing accepts connections there: the server may listen on loopback only</source>
+        <translation>那里没有程序接受连接：服务器可能只在本机回环地址上监听</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/reachability.py" line="31"/>
+        <source>no answer: a firewall may block port %1</source>
+        <translation>没有应答：防火墙可能拦截了端口 %1</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/reachability.py" line="32"/>
+        <source>another program answers on port %1</source>
+        <translation>端口 %1 上应答的是另一个程序</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/reachability.py" line="33"/>
+        <source>this computer cannot reach that address</source>
+        <translation>这台电脑无法访问该地址</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/reachability.py" line="36"/>
+        <source>On Windows, a network set to Public blocks discovery and incoming connections: make it Private in the network settings.</source>
+        <translation>在 Windows 上，设为“公用”的网络会阻止发现和传入连接：请在网络设置中改为“专用”。</translation>
+    </message>
+</context>
+<context>
+    <name>ShareCard</name>
+    <message>
+        <location filename="../../desktop/widgets/share_card.py" line="189"/>
+        <source>Certificate SHA-256 (guests compare it): %1</source>
+        <translation>证书 SHA-256（供访客比对）：%1</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/widgets/share_card.py" line="194"/>
+        <source>Checking that others can reach this address…</source>
+        <translation>正在检查其他人能否访问这个地址…</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/widgets/share_card.py" line="196"/>
+        <source>✓ Reachable at %1 (checked from this computer)</source>
+        <translation>✓ 可以通过 %1 访问（已从这台电脑检查）</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/widgets/share_card.py" line="198"/>
+        <source>⚠ %1 does not answer: %2</source>
+        <translation>⚠ %1 无法访问：%2</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/widgets/share_card.py" line="208"/>
+        <source>Others join at</source>
+        <translation>其他人从这里加入</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/widgets/share_card.py" line="209"/>
+        <source>Hide</source>
+        <translation>隐藏</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/widgets/share_card.py" line="210"/>
+        <source>Hide this card (the host panel shows it again)</source>
+        <translation>隐藏此卡片（可在主持面板中重新显示）</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/widgets/share_card.py" line="211"/>
+        <source>In a web browser (or scan the code)</source>
+        <translation>用网页浏览器打开（或扫描二维码）</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/widgets/share_card.py" line="212"/>
+        <source>In the RoomChat app</source>
+        <translation>用 RoomChat 应用加入</translation>
     </message>
 </context>
 <context>

@@ -132,14 +132,14 @@ def test_the_share_card_is_fully_visible(run, windows, artifacts, qapp, language
         card = window.share_card
         await until(lambda: card.check_label.property("tone") == "ok", what="the self-test")
         await asyncio.sleep(0.1)
+        window.grab().save(str(artifacts / f"share-card-{size}-{language}.png"))
         parts = [card, card.qr, card.title, card.hide_button, card.browser_kind, card.browser_url,
                  card.browser_copy, card.app_kind, card.app_url, card.app_copy, card.check_label]
         hidden = [part.objectName() or type(part).__name__ for part in parts if not inside_window(part)]
         assert not hidden, f"not fully visible at {window.size().toTuple()}: {hidden}"
-        assert window.view.height() > 120, "messages still have room below the card"
+        assert window.view.height() >= 70, "a few lines of messages still show below the card"
         for label in (card.browser_url, card.app_url):  # wrapped, never cut
             assert label.heightForWidth(label.width()) <= label.height()
-        window.grab().save(str(artifacts / f"share-card-{size}-{language}.png"))
 
     try:
         run(scenario())

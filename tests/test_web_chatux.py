@@ -138,3 +138,75 @@ def test_emoji_render_in_colour_and_the_picker_inserts_at_the_caret(run, open_pa
             await bob.close()
 
     run(scenario())
+
+
+AWAY = """(hidden) => {  // the tab goes to the background / comes back (headless tabs never do)
+  Object.defineProperty(document, 'hidden', {value: hidden, configurable: true});
+  document.hasFocus = () => !hidden;
+  document.dispatchEvent(new Event('visibilitychange'));
+}"""
+RECORD_NOTIFICATIONS = """() => {
+  window.__notifications = [];
+  const Real = window.Notification;
+  window.Notification = class extends Real {
+    constructor(title, options) { super(title, options); window.__notifications.push([title, options.body]); }
+  };
+}"""
+
+
+def test_at_completes_members_and_a_mention_is_marked_and_notifies(run, open_page, server, browser):
+    async def scenario():
+        for locale, by, line, title in (("en-US", "bob mentioned you", "New messages", "RoomChat"),
+                                         ("zh-CN", "bob 提到了你", "以下为新消息", "聊天室")):
+            room = "mention-" + locale[:2]
+            seen = await open_page(locale=locale)
+            page = seen.page
+            await page.context.grant_permissions(["notifications"], origin=server.origin)
+            await page.evaluate(RECORD_NOTIFICATIONS)
+            await join(page, "alice", room)
+            bob, bobby = await ChatPeer.open(server.url), await ChatPeer.open(server.url)
+            await bob.join("bob", room)
+            await bobby.join("Bobby", room)
+            await expect(page.locator("#memberList .member-name")).to_have_count(3)
+
+            await page.fill("#msgInput", "")
+            await page.locator("#msgInput").press_sequentially("hi @bo")
+            options = page.locator("#mentionList .mention-option")
+            await expect(options).to_have_text(["bob", "Bobby"])
+            await page.press("#msgInput", "ArrowDown")
+            await expect(page.locator("#mentionList .mention-option.current")).to_have_text("Bobby")
+            await page.screenshot(path=str(ARTIFACTS / f"web-mention-list-{locale[:2]}.png"))
+            await page.press("#msgInput", "Enter")
+            await expect(page.locator("#msgInput")).to_have_value("hi @Bobby ")
+            await expect(page.locator("#mentionList")).to_be_hidden()
+            assert not [f for f in seen.sent_frames if f.get("type") == "chat"], "Enter picked, not sent"
+            await page.press("#msgInput", "Enter")
+            await bobby.expect("chat", content="hi @Bobby ")
+
+            await page.evaluate(AWAY, True)
+            await bob.send(type="chat", content="lunch?")
+            await expect(page).to_have_title("(1) " + title)
+            await bob.send(type="chat", content="@Alice can you look at this?")
+            mention = page.locator("#log .msg.other.mention")
+            await expect(mention).to_have_count(1)
+            await expect(mention.locator("mark.mention-name")).to_have_text("@Alice")
+            await expect(page).to_have_title("(@2) " + title)
+            await page.wait_for_function("window.__notifications.length === 1")
+            assert await page.evaluate("window.__notifications") == [[by, "@Alice can you look at this?"]]
+            marker = page.locator("#log .unread-marker")
+            await expect(marker).to_have_text(line)
+            following = marker.locator("xpath=following-sibling::div[1]")
+            await expect(following).to_contain_text("lunch?")
+            await page.evaluate(AWAY, False)
+            await expect(page).to_have_title(title)
+            await expect(marker).to_have_count(1)  # the line stays while reading
+            await page.screenshot(path=str(ARTIFACTS / f"web-mention-unread-{locale[:2]}.png"))
+
+            await page.evaluate(AWAY, True)  # away again: the line moves to the new first unread
+            await bob.send(type="chat", content="one more")
+            await expect(marker).to_have_count(1)
+            await expect(marker.locator("xpath=following-sibling::div[1]")).to_contain_text("one more")
+            await bob.close()
+            await bobby.close()
+
+    run(scenario())

@@ -30,8 +30,9 @@ import { TypingIndicator } from "./typing.js";
     newMessages: $("newMessages"), privateBar: $("privateBar"),
     privateLabel: $("privateLabel"), cancelPrivate: $("cancelPrivate"), composer: $("composer"),
     msgInput: $("msgInput"), sendBtn: $("sendBtn"), charCounter: $("charCounter"),
-    emojiBtn: $("emojiBtn"), emojiPanel: $("emojiPanel"),
+    emojiBtn: $("emojiBtn"), emojiPanel: $("emojiPanel"), mentionList: $("mentionList"),
   };
+  const attention = new Attention($("log"));
 
   const state = {
     name: "",
@@ -191,7 +192,7 @@ import { TypingIndicator } from "./typing.js";
   }
 
   /** A chat from the server (live or history): dedupe by id, confirm our pending copy. */
-  function receiveChat(message, { countUnread }) {
+  function receiveChat(message, { countUnread, history = false }) {
     if (typeof message.id !== "number" || typeof message.content !== "string") return;
     if (state.seenIds.has(message.id)) return;
     state.seenIds.add(message.id);
@@ -208,6 +209,16 @@ import { TypingIndicator } from "./typing.js";
     bubble.dataset.id = String(message.id);
     actions.decorate(bubble, message, { own });
     appendToLog(bubble, { countUnread: countUnread && !own });
+    if (own) return;
+    const mentioned = mentionsName(message.content, state.name);
+    if (mentioned) {
+      bubble.classList.add("mention");
+      highlightMentions(bubble.querySelector(".text"), state.name);
+    }
+    if (!history || state.catchingUp) {
+      attention.arrived(bubble, { from: String(message.from), content: message.content, mentioned,
+        catchUp: history });
+    }
   }
 
   /** An edit or delete (its own id, so a resume gets it once): applied to its message in place. */
@@ -387,6 +398,7 @@ import { TypingIndicator } from "./typing.js";
     el.newMessages.hidden = true;
     actions.reset();
     search.reset();
+    attention.reset();
     setPrivate(null);
   }
 
@@ -421,6 +433,7 @@ import { TypingIndicator } from "./typing.js";
       return;
     }
     showFormError("");
+    attention.askPermission();
     localStorage.setItem(STORAGE_NAME, name);
     localStorage.setItem(STORAGE_ROOM, room);
     if (!sameName(name, state.name) || room !== state.room) resetRoomView();
@@ -467,6 +480,7 @@ import { TypingIndicator } from "./typing.js";
     el.retryBtn.hidden = true;
     notice(state.welcomedBefore ? t("rejoinedRoom", { room: state.room })
       : t("joinedRoom", { room: state.room, count: message.online ?? 1 }));
+    state.catchingUp = state.welcomedBefore; // a reconnect: what the history brings is unread
     state.welcomedBefore = true;
     updateMembers(Array.isArray(message.members) ? message.members : []);
     updateComposer();
@@ -479,8 +493,10 @@ import { TypingIndicator } from "./typing.js";
     if (message.truncated === true) notice(t("historyTruncated"));
     for (const record of Array.isArray(message.messages) ? message.messages : []) {
       if (record.type === "edit" || record.type === "delete") receiveEvent(record);
-      else receiveChat(record, { countUnread: !follow });
+      else receiveChat(record, { countUnread: !follow, history: true });
     }
+    state.catchingUp = false;
+    attention.settled();
     if (state.welcomeLastId !== null) {
       state.lastId = state.lastId === null ? state.welcomeLastId : Math.max(state.lastId, state.welcomeLastId);
     }
@@ -581,6 +597,8 @@ import { TypingIndicator } from "./typing.js";
   });
   el.msgInput.addEventListener("input", onComposerInput);
   setupEmojiPicker(el.emojiBtn, el.emojiPanel, el.msgInput, onComposerInput);
+  setupMentionCompletion(el.msgInput, el.mentionList,
+    () => state.members.filter((name) => !sameName(name, state.name)), onComposerInput);
   el.cancelPrivate.addEventListener("click", () => {
     setPrivate(null);
     el.msgInput.focus();

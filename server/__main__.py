@@ -98,6 +98,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--mdns-interface", action="append", default=[], metavar="ADDR", type=_ipv4,
                         help="announce only on the interface with this IPv4 address (repeatable; "
                              "default: every LAN interface, virtual adapters left out)")
+    parser.add_argument("--redis", default=None, metavar="redis://HOST:PORT/DB",
+                        help="share rooms, history and presence with every server on this Redis")
+    parser.add_argument("--node-id", default=None, metavar="NAME",
+                        help="this process's name among the servers on one Redis (default host-pid)")
+    parser.add_argument("--presence-ttl", type=float, default=60.0, metavar="SECONDS",
+                        help="with --redis: a crashed server's members leave the lists within this")
+    parser.add_argument("--workers", type=int, default=1, metavar="N",
+                        help="N processes on one port (SO_REUSEPORT; N > 1 needs --redis)")
+    parser.add_argument("--reuse-port", action="store_true", help=argparse.SUPPRESS)  # set for workers
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return parser.parse_args(argv)
 
@@ -122,8 +131,9 @@ async def serve(config: ServerConfig) -> int:
         except NotImplementedError:  # Windows: KeyboardInterrupt still ends asyncio.run
             pass
     scheme = "wss" if server.tls else "ws"
+    where = f"Redis {config.redis_url}, node {config.node_id or 'default'}" if config.redis_url else config.data_dir
     print(f"roomchat-server {__version__} listening on {scheme}://{config.host}:{server.port}/ "
-          f"(history in {config.data_dir})", flush=True)
+          f"(history in {where})", flush=True)
     if server.tls and config.certfile is not None:
         print(f"certificate SHA-256 fingerprint (people compare it before trusting this server): "
               f"{pem_fingerprint(Path(config.certfile).read_text(encoding='ascii', errors='replace'))}",
@@ -137,6 +147,10 @@ async def serve(config: ServerConfig) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.workers != 1:
+        from .workers import run_workers
+
+        return run_workers(args, sys.argv[1:] if argv is None else argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.log_level != "debug":  # one line per HTTP request and connection is noise
         logging.getLogger("websockets").setLevel(logging.WARNING)
@@ -157,6 +171,10 @@ def main(argv: list[str] | None = None) -> int:
         advertise=not args.no_advertise and not _loopback(args.host),
         advertise_name=args.advertise_name,
         mdns_interfaces=tuple(args.mdns_interface),
+        redis_url=args.redis,
+        node_id=args.node_id,
+        presence_ttl=args.presence_ttl,
+        reuse_port=args.reuse_port,
     )
     try:
         runner = _runner()

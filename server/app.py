@@ -13,6 +13,7 @@ import asyncio
 import http
 import json
 import logging
+import os
 import socket
 import ssl
 from collections.abc import Callable
@@ -77,6 +78,11 @@ class ServerConfig:
     advertise: bool = False
     advertise_name: str = ""  # "" = this machine's name
     mdns_interfaces: tuple[str, ...] = ()  # () = the LAN addresses (server.lan), or the bound one
+    # Several processes as one service (server.cluster): rooms, history and presence in Redis.
+    redis_url: str | None = None
+    node_id: str | None = None  # unique per process; default host-pid
+    presence_ttl: float = 60.0  # a dead process's members leave everyone's lists within this
+    reuse_port: bool = False  # share the port with sibling processes (SO_REUSEPORT)
 
 
 class TLSError(RuntimeError):
@@ -99,13 +105,14 @@ def _tls_context(config: ServerConfig) -> ssl.SSLContext | None:
 class ChatPeer(WebSocketPeer):
     """A connection as the chat server keeps it: protocol version, message budget, address."""
 
-    __slots__ = ("version", "bucket", "ip")
+    __slots__ = ("version", "bucket", "ip", "deferred")
 
     def __init__(self, endpoint: Endpoint) -> None:
         super().__init__(endpoint)
         self.version = Version.V1
         self.bucket: TokenBucket | None = None
         self.ip = "?"
+        self.deferred: list[str | bytes] | None = None  # frames that arrived while a join was pending
 
 
 class ChatServer:
@@ -122,14 +129,18 @@ class ChatServer:
         self.origin_policy = OriginPolicy.create(
             config.allowed_origins, (socket.gethostname(),), secure=self.tls is not None
         )
+        # With Redis the history lives there (no search index); one process alone keeps it in SQLite.
         data_dir = Path(config.data_dir)
-        self.store = HistoryStore(data_dir / "history.sqlite3", retention=config.retention)
-        try:
-            self.search = SearchIndex(data_dir / "search.sqlite3", self.store.path)
-        except BaseException:
-            self.store.close()
-            raise
-        self.store.on_commit = self.search.wake
+        self.store: HistoryStore | None = None
+        self.search: SearchIndex | None = None
+        if not config.redis_url:
+            self.store = HistoryStore(data_dir / "history.sqlite3", retention=config.retention)
+            try:
+                self.search = SearchIndex(data_dir / "search.sqlite3", self.store.path)
+            except BaseException:
+                self.store.close()
+                raise
+            self.store.on_commit = self.search.wake
         self.web = WebRoot()
         self._server: asyncio.Server | None = None
         self._hub: Hub | None = None
@@ -162,17 +173,15 @@ class ChatServer:
             open_timeout=config.open_timeout,
             close_timeout=config.close_timeout,
         )
-        self._hub = JoinLimitedHub(
-            self.store,
-            self._endpoint,
-            self._schedule_flush,
-            key=config.key,
-            edit_window=config.edit_window,
-            searcher=self.search,
-            on_rooms_changed=self._rooms_changed,
-            join_rate=config.join_rate,
-            join_burst=config.join_burst,
-        )
+        options = {"key": config.key, "edit_window": config.edit_window, "join_rate": config.join_rate,
+                   "join_burst": config.join_burst,
+                   "on_rooms_changed": self._rooms_changed}
+        if self.store is not None:
+            self._hub = JoinLimitedHub(
+                self.store, self._endpoint, self._schedule_flush, searcher=self.search, **options
+            )
+        else:
+            self._hub = await _cluster_hub(config, self._endpoint, self._schedule_flush, options)
         try:
             self._server = await loop.create_server(
                 self._endpoint.factory(ChatPeer),
@@ -181,12 +190,13 @@ class ChatServer:
                 ssl=self.tls,
                 backlog=1024,  # the default 100 overflowed when a room full of clients reconnects at once
                 reuse_address=True,
+                reuse_port=config.reuse_port or None,
             )
         except BaseException:
-            self.search.stop()
-            self.store.close()  # release the data folder: a retry on another port must find it free
+            await self._close_history()  # release the data folder: a retry on another port must find it free
             raise
-        self.search.start(loop.call_soon_threadsafe)
+        if self.search is not None:
+            self.search.start(loop.call_soon_threadsafe)
         self._heartbeat = loop.create_task(self._sweep_forever())
         log.info("serving on %s:%d", config.host, self.port)
         self._start_advertising()
@@ -256,13 +266,20 @@ class ChatServer:
         self._hub.flush()
         await self._endpoint.shutdown(CloseCode.GOING_AWAY, reason)
         self._hub.flush()
-        self.search.stop()
         if self._rooms_report is not None:
             self._rooms_report.cancel()
             self._rooms_report = None
-        self.store.close()
+        await self._close_history()
         self._server = None
         log.info("stopped")
+
+    async def _close_history(self) -> None:
+        if self.search is not None:
+            self.search.stop()
+        if self.store is not None:
+            self.store.close()
+        elif self._hub is not None:
+            await self._hub.aclose()  # type: ignore[attr-defined] # the cluster hub
 
     # WebSocketApp -------------------------------------------------------------
 
@@ -282,15 +299,19 @@ class ChatServer:
             return None
         path = request.path.split("?", 1)[0]
         if path == "/healthz":
-            body = json.dumps(
-                {
-                    "status": "ok",
-                    "version": __version__,
-                    "rooms": self._hub.room_count if self._hub else 0,
-                    "connections": sum(self._per_ip.values()),
-                }
-            ).encode()
-            return http_response(http.HTTPStatus.OK, body, "application/json")
+            health = {
+                "status": "ok",
+                "version": __version__,
+                "rooms": self._hub.room_count if self._hub else 0,
+                "connections": sum(self._per_ip.values()),
+            }
+            status = http.HTTPStatus.OK
+            cluster = getattr(self._hub, "status", None)  # only the cluster hub has a backplane
+            if cluster is not None:
+                health.update(cluster)
+                if cluster["redis"] != "ok":
+                    health["status"], status = "unavailable", http.HTTPStatus.SERVICE_UNAVAILABLE
+            return http_response(status, json.dumps(health).encode(), "application/json")
         found = self.web.get(path)
         if found is None:
             return _text_response(http.HTTPStatus.NOT_FOUND, "not found\n")
@@ -306,6 +327,11 @@ class ChatServer:
     def received(self, peer: ChatPeer, frame: str | bytes) -> None:
         hub = self._hub
         assert hub is not None and peer.bucket is not None
+        if peer.deferred is not None:  # frames are handled in order: after the pending join
+            if len(peer.deferred) >= DEFERRED_MAX:
+                peer.close(CloseCode.POLICY_VIOLATION, "too many frames before the join was answered")
+            peer.deferred.append(frame)
+            return
         try:
             message = protocol.parse_client(frame)
             if not peer.bucket.allow():
@@ -320,6 +346,10 @@ class ChatServer:
                 peer.send(protocol.encode(protocol.Pong()))
             elif isinstance(message, protocol.Join):
                 hub.join(peer, message)
+                pending = hub.joining(peer)
+                if pending is not None:
+                    peer.deferred = []
+                    pending.add_done_callback(lambda _: self._undefer(peer))
             elif isinstance(message, protocol.Edit):
                 hub.edit(peer, message)
             elif isinstance(message, protocol.Delete):
@@ -336,6 +366,14 @@ class ChatServer:
             log.exception("frame handling failed")
             peer.close(CloseCode.INTERNAL_ERROR, "internal error")
 
+    def _undefer(self, peer: ChatPeer) -> None:
+        frames, peer.deferred = peer.deferred or [], None
+        for index, frame in enumerate(frames):
+            self.received(peer, frame)
+            if peer.deferred is not None:  # another join is pending: the rest waits for it
+                peer.deferred.extend(frames[index + 1 :])
+                return
+
     def closed(self, peer: ChatPeer) -> None:
         assert self._hub is not None
         self._hub.disconnect(peer)
@@ -344,6 +382,28 @@ class ChatServer:
             self._per_ip[peer.ip] = remaining
         else:
             del self._per_ip[peer.ip]
+
+
+async def _cluster_hub(config: ServerConfig, endpoint: Endpoint, schedule, limits: dict) -> Hub:
+    """The hub of one process of a multi-process service; raises BackplaneError if Redis
+    cannot be used. Imported here: a single process never loads redis."""
+    from .backplane import RedisBackplane
+    from .cluster import LimitedClusterHub
+
+    assert config.redis_url is not None
+    node = config.node_id or f"{socket.gethostname()}-{os.getpid()}"
+    backplane = RedisBackplane(config.redis_url, node, retention=config.retention, presence_ttl=config.presence_ttl)
+    hub = LimitedClusterHub(backplane, endpoint, schedule, **limits)
+    try:
+        await hub.start()
+    except BaseException:
+        await backplane.close()
+        raise
+    return hub
+
+
+DEFERRED_MAX = 256
+"""Frames a connection may send before its pending join is answered (cluster mode)."""
 
 
 def _text_response(status: http.HTTPStatus, text: str) -> Response:

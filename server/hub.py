@@ -16,6 +16,7 @@ records in order (SQLite, a Redis log) carries them. Search runs elsewhere (a
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import logging
 import secrets
@@ -164,6 +165,11 @@ class Room:
     def names(self) -> tuple[str, ...]:
         return tuple(sorted((m.name for m in self.members.values()), key=str.casefold))
 
+    def find(self, name: str) -> str | None:
+        """The member name ``name`` refers to (any case), or None if nobody of that name is here."""
+        member = self.members.get(name_key(name))
+        return None if member is None else member.name
+
 
 class Hub:
     """All rooms of one server."""
@@ -209,14 +215,16 @@ class Hub:
     def member_of(self, session: Session) -> Member | None:
         return self._members.get(session)
 
+    def joining(self, session: Session) -> asyncio.Future | None:
+        """A join of ``session`` still being answered (its later frames wait for it), if any.
+        Joins here are answered at once; a hub whose rooms live elsewhere may take longer."""
+        return None
+
     # Commands ---------------------------------------------------------------
 
     def join(self, session: Session, request: protocol.Join) -> None:
         """Join ``request.room``; refusals go back to ``session`` and leave it unjoined."""
-        if self._key is not None and not hmac.compare_digest(
-            (request.key or "").encode(), self._key.encode()
-        ):
-            self._refuse(session, ErrorCode.BAD_KEY, "this room needs the right key")
+        if not self._admitted(session, request):
             return
         old = self._members.get(session)
         if old is not None:
@@ -255,12 +263,13 @@ class Hub:
                 self._history.remember_secret(room.name, member.name, member.resume)
             except Exception as exc:  # noqa: BLE001 - the join goes on; its private history stays hidden later
                 log.error("resume secret not stored for %r in %r: %s", member.name, room.name, exc)
-        room.members[key] = member
-        room.reindex()
-        self._members[session] = member
-        self._greet(member, request.since, private=owner)
+        self._seat(member)
+        records, truncated = self._join_history(member, request.since, private=owner)
+        last_id = room.next_id - 1
+        reset = request.since is not None and request.since > last_id
+        self._greet(member, records, truncated, last_id, reset=reset)
         if not replacing:
-            self._announce(room, "join", member)
+            self._announce(room, "join", member.name, member.session)
             if self._on_rooms_changed is not None:
                 self._on_rooms_changed()
 
@@ -271,7 +280,7 @@ class Hub:
             return
         self._drop(member)
         if member.room.members:
-            self._announce(member.room, "leave", member)
+            self._announce(member.room, "leave", member.name, member.session)
 
     def chat(self, session: Session, request: protocol.Chat) -> None:
         """Queue a message; it is stored and delivered by the next :meth:`flush`."""
@@ -281,10 +290,10 @@ class Hub:
         v2 = session.version is Version.V2
         to = request.to if v2 else None
         if to is not None:
-            addressee = member.room.members.get(name_key(to))
+            addressee = member.room.find(to)
             if addressee is None:
                 raise ProtocolError(ErrorCode.NO_SUCH_MEMBER, f"{to!r} is not in this room", request.nonce)
-            to = addressee.name
+            to = addressee
         quote = None
         if request.reply_to is not None and v2:
             original = self._visible_message(member, request.reply_to, request.nonce)
@@ -371,14 +380,7 @@ class Hub:
             log.error("history write failed, %d message(s) refused: %s", len(batch), exc)
             self._history_failed = True
             for record, member in batch:
-                if member.session.version is Version.V2:
-                    member.session.send(
-                        protocol.encode(
-                            Error(ErrorCode.UNAVAILABLE, "the server could not store the message", record.nonce)
-                        )
-                    )
-                else:
-                    member.session.send(protocol.encode_v1(Notice("消息未能保存,请稍后再试")) or "")
+                self._refuse_unstored(record, member)
             return
         if self._history_failed:
             log.warning("history writes work again")
@@ -440,35 +442,56 @@ class Hub:
         return record
 
     def _deliver(self, record: Record, sender: Member) -> None:
-        """Each frame is encoded at most once per message, and only if someone needs it."""
-        room, session = sender.room, sender.session
+        """The sender's copy carries its nonce (the acknowledgement); the others' do not."""
+        self._acknowledge(record, sender.session)
+        self._fan_out(sender.room, record, sender.session)
+
+    @staticmethod
+    def _acknowledge(record: Record, session: Session) -> None:
         if session.version is Version.V2:
             session.send(protocol.encode_record(record, with_nonce=True))
+
+    def _fan_out(self, room: Room, record: Record, skip: Session | None) -> None:
+        """Everyone in ``room`` but ``skip`` (or the addressee only); each frame is encoded at
+        most once per message, and only if someone needs it."""
         if record.to is not None:
             addressee = room.members.get(name_key(record.to))
-            if addressee is not None and addressee.session is not session:
+            if addressee is not None and addressee.session is not skip:
                 if addressee.session.version is Version.V2:
                     addressee.session.send(protocol.encode_record(record, with_nonce=False))
                 else:
                     addressee.session.send(protocol.encode_v1(record))
             return
-        present = room.members.get(name_key(sender.name)) is sender
-        if len(room.v2) > (present and session.version is Version.V2):
+        skipped = self._members.get(skip) if skip is not None else None
+        present = skipped is not None and skipped.room is room
+        version = skip.version if present else None
+        if len(room.v2) > (version is Version.V2):
             self._delivery.broadcast(
-                (s for s in room.v2 if s is not session), protocol.encode_record(record, with_nonce=False)
+                (s for s in room.v2 if s is not skip), protocol.encode_record(record, with_nonce=False)
             )
-        if len(room.v1) > (present and session.version is Version.V1):
-            self._delivery.broadcast((s for s in room.v1 if s is not session), protocol.encode_v1(record))
+        if len(room.v1) > (version is Version.V1):
+            self._delivery.broadcast((s for s in room.v1 if s is not skip), protocol.encode_v1(record))
 
-    def _greet(self, member: Member, since: int | None, *, private: bool) -> None:
-        room, session = member.room, member.session
-        truncated = False
+    def _seat(self, member: Member) -> None:
+        """Make ``member`` part of its room here: it receives what the room receives from now."""
+        member.room.members[name_key(member.name)] = member
+        member.room.reindex()
+        self._members[member.session] = member
+
+    def _join_history(self, member: Member, since: int | None, *, private: bool) -> tuple[list[Record], bool]:
+        """What a joiner is sent before live messages: recent history, or what it missed."""
+        room = member.room
         if since is None:
-            records = self._history.recent(room.name, member.name, HISTORY_ON_JOIN, private=private)
-        else:
-            records = self._history.since(room.name, member.name, since, RESUME_MAX + 1, private=private)
-            truncated = len(records) > RESUME_MAX
-            records = records[-RESUME_MAX:]
+            return list(self._history.recent(room.name, member.name, HISTORY_ON_JOIN, private=private)), False
+        records = self._history.since(room.name, member.name, since, RESUME_MAX + 1, private=private)
+        return records[-RESUME_MAX:], len(records) > RESUME_MAX
+
+    def _greet(
+        self, member: Member, records: list[Record], truncated: bool, last_id: int, *, reset: bool
+    ) -> None:
+        """Welcome, then history in frames. ``reset``: the joiner's ``since`` lies beyond the
+        room's last id, so the history it refers to is gone (a store restarted empty)."""
+        room, session = member.room, member.session
         # A sender sees its own nonces again (so a resent message is recognised), nobody else's.
         own = name_key(member.name)
         records = [r if name_key(r.sender) == own else protocol.with_nonce(r, None) for r in records]
@@ -477,22 +500,20 @@ class Hub:
             for record in records:
                 session.send_history(protocol.encode_v1(record))
             return
-        session.send(
-            protocol.encode(Welcome(room.name, member.name, room.names(), member.resume, room.next_id - 1))
-        )
+        if reset:
+            session.send(protocol.encode(protocol.history_reset_notice()))
+        session.send(protocol.encode(Welcome(room.name, member.name, room.names(), member.resume, last_id)))
         for start in range(0, max(len(records), 1), HISTORY_FRAME_MAX):
             page = tuple(records[start : start + HISTORY_FRAME_MAX])
             session.send_history(protocol.encode(HistoryMessage(page, truncated and start == 0)))
 
-    def _announce(self, room: Room, event: str, member: Member) -> None:
-        """Tell the rest of the room who came or went, and the new member list."""
-        notice_v1, notice_v2 = protocol.presence_notices(event, member.name)
-        others_v2 = [s for s in room.v2 if s is not member.session]
+    def _announce(self, room: Room, event: str, name: str, skip: Session | None) -> None:
+        """Tell the rest of the room (all but ``skip``) who came or went, and the member list."""
+        notice_v1, notice_v2 = protocol.presence_notices(event, name)
+        others_v2 = [s for s in room.v2 if s is not skip]
         self._delivery.broadcast(others_v2, protocol.encode(notice_v2))
         self._delivery.broadcast(others_v2, protocol.encode(Members(room.names())))
-        self._delivery.broadcast(
-            (s for s in room.v1 if s is not member.session), protocol.encode_v1(notice_v1)
-        )
+        self._delivery.broadcast((s for s in room.v1 if s is not skip), protocol.encode_v1(notice_v1))
 
     def _drop(self, member: Member) -> None:
         room = member.room
@@ -509,6 +530,22 @@ class Hub:
             return
         if not any(record.room == room.name for record, _ in self._pending):
             del self._rooms[room.name]
+
+    def _admitted(self, session: Session, request: protocol.Join) -> bool:
+        """The room key check; a wrong key is refused here."""
+        if self._key is None or hmac.compare_digest((request.key or "").encode(), self._key.encode()):
+            return True
+        self._refuse(session, ErrorCode.BAD_KEY, "this room needs the right key")
+        return False
+
+    def _refuse_unstored(self, record: Record, member: Member) -> None:
+        """The sender of a message that was not stored hears so; nobody else hears of it."""
+        if member.session.version is Version.V2:
+            member.session.send(
+                protocol.encode(Error(ErrorCode.UNAVAILABLE, "the server could not store the message", record.nonce))
+            )
+        else:
+            member.session.send(protocol.encode_v1(Notice("消息未能保存,请稍后再试")) or "")
 
     def _refuse(self, session: Session, code: ErrorCode, text: str, text_v1: str | None = None) -> None:
         if session.version is Version.V2:

@@ -64,6 +64,7 @@ __all__ = [
     "validate_room",
     "with_nonce",
     "presence_notices",
+    "history_reset_notice",
     "welcome_text_v1",
     "name_taken_text_v1",
 ]
@@ -752,6 +753,12 @@ def presence_notices(event: str, name: str) -> tuple[Notice, Notice]:
     if event == "join":
         return Notice(f"用户「{name}」加入了房间"), Notice(f"{name} joined", event, name)
     return Notice(f"用户「{name}」离开了房间"), Notice(f"{name} left", event, name)
+
+
+def history_reset_notice() -> Notice:
+    """The server's history restarted empty (a store lost its data): ids start again, and a
+    client forgets the last id it saw instead of waiting for ids it will never get."""
+    return Notice("the room's history was reset on the server", "history_reset")
 
 
 def welcome_text_v1(room: str, online: int) -> str:

@@ -36,6 +36,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -294,7 +296,14 @@ class RedisBackplane:
         self.node = node
         self.retention = retention
         self.presence_ttl = presence_ttl
-        options = dict(decode_responses=True, socket_connect_timeout=2.0, socket_keepalive=True)
+        # No automatic retries: a script re-sent after a broken connection could be stored
+        # twice. A write whose reply was lost is settled by the caller (InDoubt).
+        options = {
+            "decode_responses": True,
+            "socket_connect_timeout": 2.0,
+            "socket_keepalive": True,
+            "retry": Retry(NoBackoff(), 0),
+        }
         # Writes wait out a stall (DEBUG SLEEP, a slow fsync) instead of guessing: a timeout
         # would leave the write in doubt.
         try:

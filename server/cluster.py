@@ -98,6 +98,7 @@ class ClusterHub(Hub):
         self._tasks: set[asyncio.Task] = set()
         self._recovery: asyncio.Task | None = None
         self._services: list[asyncio.Task] = []
+        self._closing = False
 
     # Lifecycle --------------------------------------------------------------------------
 
@@ -123,9 +124,14 @@ class ClusterHub(Hub):
         for member in list(self._members.values()):
             with contextlib.suppress(BackplaneError):
                 await self._backplane.leave(member.room.name, member.name, member.resume)
-        for task in [*self._services, *self._tasks, *([self._recovery] if self._recovery else [])]:
+        self._closing = True
+        tasks = [*self._services, *self._tasks, *([self._recovery] if self._recovery else [])]
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self._services, *self._tasks, return_exceptions=True)
+        # redis-py may turn a cancelled read into a connection error: loops end on _closing,
+        # and shutdown never waits on a task that keeps going.
+        if tasks:
+            await asyncio.wait(tasks, timeout=1.0)
         await self._backplane.close()
 
     def _spawn(self, coro: Coroutine) -> asyncio.Task:
@@ -340,7 +346,7 @@ class ClusterHub(Hub):
 
     async def _read_forever(self) -> None:
         attempt = 0
-        while True:
+        while not self._closing:
             try:
                 events = await self._backplane.read_bus()
             except BackplaneError as exc:
@@ -480,6 +486,8 @@ class ClusterHub(Hub):
     # Losing and regaining the backplane ------------------------------------------------
 
     def _lost(self, reason: Exception) -> None:
+        if self._closing:
+            return
         if self.healthy:
             log.error("Redis lost (%s): refusing messages until it is back", reason)
             self.healthy = False

@@ -32,7 +32,8 @@ import asyncio
 import dataclasses
 import json
 import logging
-from collections.abc import Sequence
+import typing
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import redis.asyncio as aioredis
@@ -152,7 +153,9 @@ if held then
 end
 local issued = redis.call('HGET', secrets, key) or ''
 redis.call('HSET', members, key, cjson.encode({name, node, secret}))
-redis.call('HSET', secrets, key, secret)
+-- Only the owner's secret is remembered: one who takes a free name without it must not
+-- become its owner by rejoining with the secret this join hands out.
+if issued == '' or issued == offered then redis.call('HSET', secrets, key, secret) end
 redis.call('SADD', noderooms, room)
 local now = redis.call('TIME')
 redis.call('HSETNX', meta, 'epoch', node .. '.' .. now[1] .. '.' .. now[2])
@@ -236,7 +239,7 @@ class JoinResult:
 class StoredRecord:
     """A record as the log holds it: who wrote it (node, token) and in which epoch."""
 
-    record: protocol.ChatRecord
+    record: protocol.Record
     node: str
     token: str
     epoch: str = ""
@@ -251,20 +254,60 @@ class BusEvent:
     stored: StoredRecord | None = None
 
 
-def encode_record(record: protocol.ChatRecord) -> str:
-    """Every field but the id (Redis assigns it), as JSON: new fields travel untouched."""
+_KINDS: dict[str, type] = {kind.__name__: kind for kind in typing.get_args(protocol.Record)}
+"""Every kind of record the hub stores (messages, edits, deletions...), by class name."""
+
+
+def encode_record(record: protocol.Record) -> str:
+    """The record's kind and every field but the id (Redis assigns it), as JSON: new kinds
+    and fields of :data:`protocol.Record` travel untouched."""
     fields = dataclasses.asdict(record)
     del fields["id"]
+    fields["kind"] = type(record).__name__
     return json.dumps(fields, ensure_ascii=False, separators=(",", ":"))
 
 
-_RECORD_FIELDS = frozenset(f.name for f in dataclasses.fields(protocol.ChatRecord))
+def decode_record(record_id: int, text: str) -> protocol.Record:
+    obj = json.loads(text)
+    kind = _KINDS[obj.pop("kind", "ChatRecord")]
+    hints = typing.get_type_hints(kind, vars(protocol))
+    values = {}
+    for f in dataclasses.fields(kind):
+        if f.name == "id" or f.name not in obj:
+            continue
+        value = obj[f.name]
+        if isinstance(value, dict):  # a nested dataclass, such as a reply's quote
+            nested = next(t for t in typing.get_args(hints[f.name]) if dataclasses.is_dataclass(t))
+            value = nested(**value)
+        values[f.name] = value
+    return kind(id=record_id, **values)
 
 
-def decode_record(record_id: int, text: str) -> protocol.ChatRecord:
-    fields = {k: v for k, v in json.loads(text).items() if k in _RECORD_FIELDS}
-    value = protocol.ChatRecord(id=record_id, **fields)
-    return value
+def fold(records: list[protocol.Record]) -> list[protocol.Record]:
+    """Records (newest first, a contiguous stretch up to the newest) in their current state:
+    edits and deletions apply to the messages and quotes among them, as the SQLite store
+    applies them when it commits. Every event is newer than its target, so the stretch holds
+    all events for the messages in it."""
+    edits: dict[int, tuple[str, int]] = {}
+    deleted: set[int] = set()
+    out: list[protocol.Record] = []
+    for record in records:
+        if isinstance(record, protocol.DeleteRecord):
+            deleted.add(record.target)
+        elif isinstance(record, protocol.EditRecord):
+            edits.setdefault(record.target, (record.content, record.timestamp))
+            if record.target in deleted:
+                record = dataclasses.replace(record, content="")
+        elif isinstance(record, protocol.ChatRecord):
+            if record.id in deleted:
+                record = dataclasses.replace(record, content="", deleted=True)
+            elif record.id in edits:
+                content, when = edits[record.id]
+                record = dataclasses.replace(record, content=content, edited=when)
+            if record.reply is not None and record.reply.id in deleted:
+                record = dataclasses.replace(record, reply=dataclasses.replace(record.reply, excerpt=None))
+        out.append(record)
+    return out
 
 
 def _stored(entry_id: str, fields: dict) -> StoredRecord:
@@ -275,7 +318,7 @@ def _stored(entry_id: str, fields: dict) -> StoredRecord:
     )
 
 
-def visible_to(record: protocol.ChatRecord, key: str, *, private: bool) -> bool:
+def visible_to(record: protocol.Record, key: str, *, private: bool) -> bool:
     """Whether the member whose name key is ``key`` may see ``record`` in its history
     (``private=False``: no private messages at all, its own included)."""
     if record.to is None:
@@ -401,7 +444,7 @@ class RedisBackplane:
     # Messages ---------------------------------------------------------------------------
 
     async def publish(
-        self, batch: Sequence[tuple[protocol.ChatRecord, str]]
+        self, batch: Sequence[tuple[protocol.Record, str]]
     ) -> list[tuple[int, str]]:
         """Store ``(record, token)`` pairs; returns (id, epoch) each. Raises BackplaneError
         (not stored) or InDoubt (the connection broke mid-write)."""
@@ -433,31 +476,28 @@ class RedisBackplane:
         )
         return [_stored(entry_id, fields) for entry_id, fields in entries]
 
-    async def visible(
-        self, room: str, user: str, after: int, limit: int, *, private: bool
-    ) -> tuple[list[protocol.ChatRecord], int]:
-        """The newest ``limit`` records after ``after`` that ``user`` may see (oldest first),
-        and the newest id the log holds."""
-        key = name_key(user)
-        found: list[protocol.ChatRecord] = []
+    async def latest(
+        self, room: str, after: int, limit: int, keep: Callable[[protocol.Record], bool]
+    ) -> tuple[list[protocol.Record], int]:
+        """The newest ``limit`` records after ``after`` that ``keep`` accepts, in their current
+        state (see :func:`fold`), oldest first; and the newest id the log holds."""
+        found: list[protocol.Record] = []
+        scanned: list[protocol.Record] = []
         upper, top = "+", None
         step = max(limit, 64)
         while len(found) < limit:
-            entries = await self._call(
-                self._commands.xrevrange(_log(room), upper, f"{after + 1}-0", count=step)
-            )
-            for entry_id, fields in entries:
-                stored = _stored(entry_id, fields)
-                top = stored.record.id if top is None else top
-                if visible_to(stored.record, key, private=private):
-                    found.append(stored.record)
-                    if len(found) == limit:
-                        break
+            entries = await self._call(self._commands.xrevrange(_log(room), upper, f"{after + 1}-0", count=step))
+            batch = [_stored(entry_id, fields).record for entry_id, fields in entries]
+            if top is None and batch:
+                top = batch[0].id
+            scanned += batch
+            found = [r for r in fold(scanned) if keep(r)]
             if len(entries) < step:
                 break
             upper = f"({entries[-1][0]}"
-        if top is None:
-            top = (await self.room_state(room))[0]
+        if top is None:  # nothing after ``after`` (not the counter: it may already be ahead)
+            top = after
+        found = found[:limit]
         found.reverse()
         return found, top
 

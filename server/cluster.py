@@ -28,6 +28,7 @@ import hmac
 import itertools
 import logging
 import secrets
+from collections import OrderedDict
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any
@@ -40,11 +41,12 @@ from .backplane import (
     RedisBackplane,
     StoredRecord,
     bus_id_key,
+    fold,
     visible_to,
 )
 from .flood import JoinLimitedHub
 from .hub import CLOSE_REPLACED, HISTORY_ON_JOIN, RESUME_MAX, Hub, Member, Room, Session
-from .protocol import ChatRecord, ErrorCode, TypingNotice, name_key
+from .protocol import ChatRecord, ErrorCode, Record, TypingNotice, name_key
 
 __all__ = ["ClusterHub", "LimitedClusterHub"]
 
@@ -55,6 +57,9 @@ BATCH_MAX = 500
 
 BACKOFF = (0.05, 0.1, 0.2, 0.5, 1.0, 2.0)
 """Seconds between reconnection attempts; the last repeats."""
+
+MESSAGES_KEPT = 2000
+"""Messages per room a node keeps for replies, edits and deletions to name."""
 
 UNAVAILABLE_TEXT = "the chat service is unavailable, try again shortly"
 
@@ -70,6 +75,18 @@ class ClusterRoom(Room):
     presence_from: tuple[int, int] = (0, 0)  # bus position the member snapshot reflects
     joining: int = 0
     filling: bool = False
+    # Recent messages in their current state: the hub checks replies, edits and deletions
+    # against them (a message older than these cannot be answered or changed here).
+    messages: OrderedDict[int, ChatRecord] = field(default_factory=OrderedDict)
+
+    def remember(self, record: Record) -> None:
+        """Keep ``record``'s effect: a message, or an edit or deletion of one kept here."""
+        if isinstance(record, ChatRecord):
+            self.messages[record.id] = record
+            if len(self.messages) > MESSAGES_KEPT:
+                self.messages.popitem(last=False)
+        elif (target := self.messages.get(getattr(record, "target", -1))) is not None:
+            self.messages[target.id] = fold([record, target])[1]  # type: ignore[assignment]
 
     def names(self) -> tuple[str, ...]:
         return tuple(sorted(self.everyone.values(), key=str.casefold))
@@ -82,13 +99,13 @@ class ClusterHub(Hub):
     """The hub of one node of a multi-process service; ``await start()``, ``await aclose()``."""
 
     def __init__(self, backplane: RedisBackplane, *args: Any, **kwargs: Any) -> None:
-        super().__init__(None, *args, **kwargs)  # type: ignore[arg-type] # history lives in the backplane
+        super().__init__(_KnownMessages(self), *args, **kwargs)  # type: ignore[arg-type]
         self._backplane = backplane
         self._node = backplane.node
         self.healthy = False
         self._tokens = (str(n) for n in itertools.count(1))
-        self._outbox: list[tuple[ChatRecord, Member, str]] = []  # not yet sent to the backplane
-        self._inflight: dict[str, tuple[ChatRecord, Member]] = {}  # sent, not yet seen on the bus
+        self._outbox: list[tuple[Record, Member, str]] = []  # not yet sent to the backplane
+        self._inflight: dict[str, tuple[Record, Member]] = {}  # sent, not yet seen on the bus
         self._doubtful: set[str] = set()
         self._markers: dict[str, set[str]] = {}
         self._joins: dict[Session, asyncio.Task] = {}
@@ -278,13 +295,18 @@ class ClusterHub(Hub):
         )
         reset = request.since is not None and request.since > claim.last_id
         since = None if reset else request.since
-        records, top = await self._backplane.visible(
-            room.name,
-            name,
-            since or 0,
-            HISTORY_ON_JOIN if since is None else RESUME_MAX + 1,
-            private=owner,
-        )
+        if since is None:  # the recent messages as they are now; a resume gets the events too
+            records, top = await self._backplane.latest(
+                room.name, 0, HISTORY_ON_JOIN, lambda r: type(r) is ChatRecord and visible_to(r, key, private=owner)
+            )
+        else:
+            records, top = await self._backplane.latest(
+                room.name, since, RESUME_MAX + 1, lambda r: visible_to(r, key, private=owner)
+            )
+        if room.delivered is None and not room.messages:  # what replies, edits and deletions may name
+            known, _ = await self._backplane.latest(room.name, 0, MESSAGES_KEPT, lambda r: type(r) is ChatRecord)
+            for record in known:
+                room.remember(record)
         truncated = since is not None and len(records) > RESUME_MAX
         records = records[-RESUME_MAX:]
         while room.delivered is not None and room.delivered > top:  # delivered here meanwhile
@@ -294,16 +316,20 @@ class ClusterHub(Hub):
         if session in self._gone:
             await self._release(room.name, name, secret)
             return
-        if room.delivered is None:
+        first_here = room.delivered is None
+        if first_here:
             room.delivered = top
-            self._drain(room)
         records = [r for r in records if r.id <= room.delivered]
         records = [
             r if name_key(r.sender) == key else protocol.with_nonce(r, None) for r in records
         ]
-        member = Member(session, name, room, secret)
+        member = Member(session, name, room, secret, owner)
         self._seat(member)
         self._greet(member, records, truncated, room.delivered, reset=reset)
+        if first_here:  # what came live while the history was read follows it
+            self._drain(room)
+            if room.waiting and not room.filling:
+                self._spawn(self._fill(room))
         if claim.status != "replaced":
             self._announce(room, "join", name, session)
 
@@ -467,6 +493,7 @@ class ClusterHub(Hub):
             self._doubtful.discard(stored.token)
             self._acknowledge(stored.record, sent[1].session)
         if room is not None:
+            room.remember(stored.record)
             self._fan_out(
                 room,
                 protocol.with_nonce(stored.record, None),
@@ -481,6 +508,7 @@ class ClusterHub(Hub):
         room.epoch = epoch
         room.delivered = 0
         room.waiting = {i: s for i, s in room.waiting.items() if s.epoch == epoch}
+        room.messages.clear()
         self._delivery.broadcast(room.v2, protocol.encode(protocol.history_reset_notice()))
 
     # Losing and regaining the backplane ------------------------------------------------
@@ -573,6 +601,19 @@ class ClusterHub(Hub):
                 await self._beat()
             except BackplaneError as exc:
                 self._lost(exc)
+
+
+class _KnownMessages:
+    """The one History question the hub asks synchronously (which message an edit, deletion
+    or reply names), answered from the rooms' recent messages; the rest of the history is
+    the backplane's, read asynchronously by the cluster hub itself."""
+
+    def __init__(self, hub: ClusterHub) -> None:
+        self._hub = hub
+
+    def message(self, room: str, message_id: int) -> ChatRecord | None:
+        tracked = self._hub._rooms.get(room)
+        return tracked.messages.get(message_id) if isinstance(tracked, ClusterRoom) else None
 
 
 class LimitedClusterHub(JoinLimitedHub, ClusterHub):

@@ -332,6 +332,8 @@ class ClusterHub(Hub):
                 self._spawn(self._fill(room))
         if claim.status != "replaced":
             self._announce(room, "join", name, session)
+            if self._on_rooms_changed is not None:
+                self._on_rooms_changed()
 
     async def _release(self, room: str, name: str, secret: str) -> None:
         try:

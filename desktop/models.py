@@ -67,6 +67,8 @@ def notice_text(event: str | None, user: str | None, fallback: str) -> str:
             "%1", user).replace("%2", fallback)
     if event == "rejoined" and user:
         return QCoreApplication.translate("MessageModel", "Reconnected to %1").replace("%1", user)
+    if event == "unread":
+        return QCoreApplication.translate("MessageModel", "New messages")
     if event == "truncated":
         return QCoreApplication.translate(
             "MessageModel", "You were away a long time: only the newest 1,000 messages are shown."
@@ -226,6 +228,14 @@ class MessageModel(QAbstractListModel):
         item = MessageItem(id=0, sender=notice.user_id or "", content=notice.content,
                            timestamp=timestamp, kind=Kind.SYSTEM, event=notice.event)
         self._insert(self._confirmed_end(), [item])
+
+    def place_unread_marker(self) -> None:
+        """Put the one "New messages" line where the next message will go (desktop.unread)."""
+        for row, item in enumerate(self._items):
+            if item.kind is Kind.SYSTEM and item.event == "unread":
+                self._remove(row)
+                break
+        self.add_notice(Notice("New messages", "unread"), 0)
 
     def add_pending(self, nonce: str, record: ChatRecord) -> None:
         """Show an own message at once, before the server confirmed it; a retried one moves last."""

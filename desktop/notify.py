@@ -70,7 +70,7 @@ class Notifier(QObject):
             if self._tray is None:
                 self._tray = QSystemTrayIcon(self._icon, self)
                 self._tray.activated.connect(lambda *_: self.activated.emit())
-                self._tray.show()
+            self._tray.show()
             self._tray.showMessage(title, body, QSystemTrayIcon.MessageIcon.Information, 5000)
             self.last_channel = "tray"
         elif (gdbus := desktop_notifications()) is not None:
@@ -85,6 +85,7 @@ class Notifier(QObject):
             self.last_channel = ""
         return self.last_channel
 
-    def hide(self) -> None:
+    def clear(self) -> None:
+        """Everything was read: the tray icon goes until the next unseen message."""
         if self._tray is not None:
             self._tray.hide()

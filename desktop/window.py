@@ -39,6 +39,7 @@ from desktop.mentions import mentions
 from desktop.models import MessageModel
 from desktop.notify import Notifier
 from desktop.settings import DEFAULT_SERVER, Settings
+from desktop.unread import UnreadMarker
 from desktop.widgets.composer import Composer
 from desktop.widgets.drawer import SidebarDrawer
 from desktop.widgets.icon import app_icon
@@ -175,6 +176,7 @@ class MainWindow(QMainWindow):
         self.connection = ChatConnection(self, resume_secrets=self.settings, **(connection_options or {}))
         self.host = RoomHost(self, **{"advertise": True, **(host_options or {})})
         self.model = MessageModel()
+        self.unread_marker = UnreadMarker(self.model)
         self.unread = 0
         self._status: tuple[str, str, tuple] = ("neutral", QT_TRANSLATE_NOOP("MainWindow", "Not connected"), ())
         self._typers: list[str] = []
@@ -422,6 +424,7 @@ class MainWindow(QMainWindow):
         self._update_title()
         if self.connection.protocol_version == 2:  # a v1 server sends its own welcome line
             event = "rejoined" if self._welcomed else "welcome"
+            self.unread_marker.catching_up = self._welcomed
             self._welcome = Notice(str(len(welcome.members)), event, welcome.room)
             self._welcomed = True
 
@@ -491,6 +494,7 @@ class MainWindow(QMainWindow):
         self._incoming_flush.start()
         if record.sender != self.model.own_name and not self._attended():
             self.unread += 1
+            self.unread_marker.unseen_arrived()
             self._update_title()
             self._notify(record)
 
@@ -499,10 +503,15 @@ class MainWindow(QMainWindow):
         self._incoming_flush.stop()
         if self._incoming:
             batch, self._incoming = self._incoming, []
+            self.unread_marker.before_live_batch()
             self.model.add_records(batch)
 
     def _history_received(self, records) -> None:
         self._flush_incoming()
+        missed = self.unread_marker.before_history(records, attended=self._attended())
+        if missed and not self._attended():
+            self.unread += missed
+            self._update_title()
         self.model.add_records(records)
         if self._welcome is not None:
             self.model.add_notice(self._welcome, int(time.time() * 1000))
@@ -576,9 +585,12 @@ class MainWindow(QMainWindow):
                              urgent=mentioned or record.to is not None)
 
     def changeEvent(self, event) -> None:  # noqa: N802
-        if event.type() == QEvent.Type.ActivationChange and self._attended() and self.unread:
-            self.unread = 0
-            self._update_title()
+        if event.type() == QEvent.Type.ActivationChange and self._attended():
+            self.unread_marker.seen()
+            self.notifier.clear()
+            if self.unread:
+                self.unread = 0
+                self._update_title()
         elif event.type() == QEvent.Type.LanguageChange:
             self.retranslate_ui()
         super().changeEvent(event)
@@ -639,7 +651,7 @@ class MainWindow(QMainWindow):
             return
         if self._closing is None:
             self._closing = self._keep(self.shutdown())
-        self.notifier.hide()
+        self.notifier.clear()
         super().closeEvent(event)
         self.closed.emit()
 

@@ -389,3 +389,83 @@ def test_at_offers_members_and_a_mention_is_highlighted(run, server_thread, wind
         await carol.close()
 
     run(scenario())
+
+
+def markers(window) -> list[int]:
+    return [row for row, item in enumerate(window.model.items()) if item.event == "unread"]
+
+
+def test_new_messages_line_marks_the_first_unseen_message(run, server_thread, windows, qapp, artifacts):
+    translations = Translations(qapp)
+    alice, other = windows("alice", translations), windows("other")
+
+    async def scenario():
+        bob = await ChatPeer.open(server_thread.url)
+        await bob.join("bob", "room-1")
+        fill_and_join(alice, "alice", server_thread.url)
+        await until(lambda: online(alice) and alice.model.rowCount() == 1)
+        alice.activateWindow()
+        await until(lambda: alice.isActiveWindow())
+        await bob.send(type="chat", content="seen at once")
+        await until(lambda: "seen at once" in contents(alice))
+        assert markers(alice) == []
+        other.activateWindow()
+        await until(lambda: not alice.isActiveWindow())
+        await bob.send(type="chat", content="first unseen")
+        await bob.send(type="chat", content="second unseen")
+        await until(lambda: "second unseen" in contents(alice))
+        texts = [item.text for item in alice.model.items()]
+        assert texts[markers(alice)[0] + 1] == "first unseen" and len(markers(alice)) == 1
+        assert alice.windowTitle() == "(2) RoomChat — room-1"
+        alice.activateWindow()
+        await until(lambda: alice.windowTitle() == "RoomChat — room-1", what="title cleared")
+        assert len(markers(alice)) == 1, "the line stays while reading"
+        alice.set_language("zh_CN")
+        await asyncio.sleep(0.1)
+        assert alice.model.item(markers(alice)[0]).text == "以下为新消息"
+        alice.grab().save(str(artifacts / "desktop-unread-zh.png"))
+        alice.set_language("en")
+        await asyncio.sleep(0.1)
+        alice.grab().save(str(artifacts / "desktop-unread-en.png"))
+        other.activateWindow()
+        await until(lambda: not alice.isActiveWindow())
+        await bob.send(type="chat", content="next time away")
+        await until(lambda: "next time away" in contents(alice))
+        texts = [item.text for item in alice.model.items()]
+        assert len(markers(alice)) == 1 and texts[markers(alice)[0] + 1] == "next time away"
+        await bob.close()
+
+    try:
+        run(scenario())
+    finally:
+        translations.apply("en")
+
+
+def test_a_reconnect_marks_what_was_missed(run, windows, tmp_path):
+    config = make_config(tmp_path / "data", port=free_port())
+    server = ServerThread(config)
+    server.start()
+    alice = windows("alice", base_delay=2.0, max_delay=2.0)
+
+    async def scenario():
+        nonlocal server
+        fill_and_join(alice, "alice", server.url)
+        await until(lambda: online(alice) and alice.model.rowCount() == 1)
+        alice.activateWindow()
+        await asyncio.get_running_loop().run_in_executor(None, server.stop)
+        await until(lambda: not online(alice))
+        server = ServerThread(config)
+        await asyncio.get_running_loop().run_in_executor(None, server.start)
+        bob = await ChatPeer.open(server.url)
+        await bob.join("bob", "room-1")
+        await bob.send(type="chat", content="while you were away")
+        await bob.expect("chat")
+        await until(lambda: online(alice) and "while you were away" in contents(alice), timeout=15)
+        texts = [item.text for item in alice.model.items()]
+        assert markers(alice) and texts[markers(alice)[0] + 1] == "while you were away"
+        await bob.close()
+
+    try:
+        run(scenario())
+    finally:
+        server.stop()

@@ -65,6 +65,8 @@ class Palette:
     OWN_LINK = QColor("#ffffff")
     OTHER_LINK = QColor("#a5b4fc")
     PRIVATE_OUTLINE = QColor("#fbbf24")
+    UNREAD_RULE = QColor("#fda4af")
+    UNREAD_TEXT = QColor("#e11d48")
     MENTION_OUTLINE = QColor("#f59e0b")
     MENTION_BACKGROUND = QColor("#fbbf24")
     MENTION_TEXT = QColor("#1a1a2e")
@@ -260,6 +262,10 @@ class BubbleDelegate(QStyledItemDelegate):
         painter.save()
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         painter.translate(top_left)
+        if item.kind is Kind.SYSTEM and item.event == "unread":
+            self._paint_unread_line(painter, geometry)
+            painter.restore()
+            return
         if item.kind is Kind.SYSTEM:
             painter.setPen(Palette.SYSTEM_TEXT)
             geometry.layout.draw(painter, geometry.text_origin)
@@ -297,6 +303,21 @@ class BubbleDelegate(QStyledItemDelegate):
         geometry.layout.draw(painter, geometry.text_origin, formats)
         self._paint_meta(painter, item, geometry)
         painter.restore()
+
+    @staticmethod
+    def _paint_unread_line(painter: QPainter, geometry: BubbleGeometry) -> None:
+        """A red rule with "New messages" in its middle."""
+        line = geometry.layout.lineAt(0)
+        bubble = geometry.bubble
+        middle = bubble.center().y()
+        width = line.naturalTextWidth()
+        left = bubble.center().x() - width / 2 - 8
+        right = bubble.center().x() + width / 2 + 8
+        painter.setPen(QPen(Palette.UNREAD_RULE, 1))
+        painter.drawLine(QPointF(bubble.left(), middle), QPointF(left, middle))
+        painter.drawLine(QPointF(right, middle), QPointF(bubble.right(), middle))
+        painter.setPen(Palette.UNREAD_TEXT)
+        geometry.layout.draw(painter, geometry.text_origin)  # laid out centred
 
     def _mention_formats(self, item: MessageItem) -> list[QTextLayout.FormatRange]:
         """"@ourname" on a yellow marker (colours only: the layout's widths stay as measured)."""

@@ -4,32 +4,32 @@
 <context>
     <name>BubbleDelegate</name>
     <message>
-        <location filename="../../desktop/widgets/bubbles.py" line="170"/>
+        <location filename="../../desktop/widgets/bubbles.py" line="172"/>
         <source>private to %1</source>
         <translation>私信给 %1</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/bubbles.py" line="172"/>
+        <location filename="../../desktop/widgets/bubbles.py" line="174"/>
         <source>private</source>
         <translation>私信</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/bubbles.py" line="174"/>
+        <location filename="../../desktop/widgets/bubbles.py" line="176"/>
         <source>sending…</source>
         <translation>发送中…</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/bubbles.py" line="176"/>
+        <location filename="../../desktop/widgets/bubbles.py" line="178"/>
         <source>not sent: longer than %1 characters</source>
         <translation>未发送:超过 %1 个字符</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/bubbles.py" line="178"/>
+        <location filename="../../desktop/widgets/bubbles.py" line="180"/>
         <source>not sent: the server refused it</source>
         <translation>未发送:服务器拒绝了这条消息</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/bubbles.py" line="180"/>
+        <location filename="../../desktop/widgets/bubbles.py" line="182"/>
         <source>not sent — click to retry</source>
         <translation>未发送 — 点击重试</translation>
     </message>
@@ -277,17 +277,17 @@
 <context>
     <name>MainWindow</name>
     <message>
-        <location filename="../../desktop/window.py" line="437"/>
+        <location filename="../../desktop/window.py" line="440"/>
         <source>The server&apos;s certificate is not trusted yet</source>
         <translation>服务器的证书尚未被信任</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="438"/>
+        <location filename="../../desktop/window.py" line="441"/>
         <source>The server&apos;s certificate has changed</source>
         <translation>服务器的证书已更改</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="455"/>
+        <location filename="../../desktop/window.py" line="458"/>
         <source>This server now presents a different certificate. Someone may be listening in, or the host made a new one.
 
 SHA-256: %1
@@ -300,7 +300,7 @@ SHA-256：%1
 信任新的证书吗？</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="459"/>
+        <location filename="../../desktop/window.py" line="462"/>
         <source>Compare this fingerprint with the one the host shows.
 
 SHA-256: %1
@@ -313,134 +313,134 @@ SHA-256：%1
 信任此服务器吗？</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="462"/>
+        <location filename="../../desktop/window.py" line="465"/>
         <source>Server certificate</source>
         <translation>服务器证书</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="179"/>
+        <location filename="../../desktop/window.py" line="181"/>
         <source>Not connected</source>
         <translation>未连接</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="183"/>
-        <location filename="../../desktop/window.py" line="382"/>
-        <location filename="../../desktop/window.py" line="386"/>
+        <location filename="../../desktop/window.py" line="185"/>
+        <location filename="../../desktop/window.py" line="384"/>
+        <location filename="../../desktop/window.py" line="388"/>
         <source>Join room</source>
         <translation>加入房间</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="329"/>
+        <location filename="../../desktop/window.py" line="331"/>
         <source>Enter a name first</source>
         <translation>请先输入用户名</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="333"/>
+        <location filename="../../desktop/window.py" line="335"/>
         <source>Enter a room</source>
         <translation>请输入房间号</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="365"/>
+        <location filename="../../desktop/window.py" line="367"/>
         <source>Switch room</source>
         <translation>切换房间</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="367"/>
+        <location filename="../../desktop/window.py" line="369"/>
         <source>Type another room and press Enter to switch</source>
         <translation>输入另一个房间号并按 Enter 即可切换</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="383"/>
+        <location filename="../../desktop/window.py" line="385"/>
         <source>Joining…</source>
         <translation>正在加入…</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="384"/>
+        <location filename="../../desktop/window.py" line="386"/>
         <source>Joined</source>
         <translation>已加入</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="385"/>
+        <location filename="../../desktop/window.py" line="387"/>
         <source>Reconnecting...</source>
         <translation>正在重连...</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="396"/>
+        <location filename="../../desktop/window.py" line="398"/>
         <source>Online in %1</source>
         <translation>已在房间「%1」在线</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="398"/>
+        <location filename="../../desktop/window.py" line="400"/>
         <source>Connecting…</source>
         <translation>正在连接…</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="400"/>
+        <location filename="../../desktop/window.py" line="402"/>
         <source>Reconnecting: %1</source>
         <translation>正在重连：%1</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="402"/>
+        <location filename="../../desktop/window.py" line="404"/>
         <source>Gave up reconnecting: %1</source>
         <translation>已停止重连：%1</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="404"/>
+        <location filename="../../desktop/window.py" line="406"/>
         <source>Offline: %1</source>
         <translation>离线：%1</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="412"/>
+        <location filename="../../desktop/window.py" line="414"/>
         <source>%1 — retry %2 in %3 s</source>
         <translation>%1 — %3 秒后第 %2 次重试</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="430"/>
+        <location filename="../../desktop/window.py" line="433"/>
         <source>That name is already taken in this room</source>
         <translation>这个名字在本房间已被占用</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="431"/>
+        <location filename="../../desktop/window.py" line="434"/>
         <source>That name cannot be used</source>
         <translation>不能使用这个名字</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="432"/>
+        <location filename="../../desktop/window.py" line="435"/>
         <source>That room name cannot be used</source>
         <translation>不能使用这个房间名</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="433"/>
+        <location filename="../../desktop/window.py" line="436"/>
         <source>This room needs the right key</source>
         <translation>这个房间需要正确的密钥</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="434"/>
+        <location filename="../../desktop/window.py" line="437"/>
         <source>This server requires a room key: enter it</source>
         <translation>此服务器需要房间密钥：请输入</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="435"/>
+        <location filename="../../desktop/window.py" line="438"/>
         <source>The server cannot store messages right now</source>
         <translation>服务器暂时无法保存消息</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="436"/>
+        <location filename="../../desktop/window.py" line="439"/>
         <source>Not a valid server address</source>
         <translation>服务器地址无效</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="569"/>
+        <location filename="../../desktop/window.py" line="578"/>
         <source>Private message from %1</source>
         <translation>来自 %1 的私信</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="571"/>
+        <location filename="../../desktop/window.py" line="580"/>
         <source>%1 mentioned you</source>
         <translation>%1 提到了你</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="573"/>
+        <location filename="../../desktop/window.py" line="582"/>
         <source>%1 in RoomChat</source>
         <translation>%1 发来新消息</translation>
     </message>
@@ -450,17 +450,17 @@ SHA-256：%1
         <translation>正在端口 %1 上主持：请输入用户名并加入</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="616"/>
+        <location filename="../../desktop/window.py" line="628"/>
         <source>&amp;Language</source>
         <translation>语言(&amp;L)</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="251"/>
+        <location filename="../../desktop/window.py" line="253"/>
         <source>No server yet — host a room on this computer?</source>
         <translation>还没有服务器 — 要在这台电脑上主持一个房间吗？</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="252"/>
+        <location filename="../../desktop/window.py" line="254"/>
         <source>Host a room</source>
         <translation>主持房间</translation>
     </message>
@@ -489,6 +489,11 @@ SHA-256：%1
     </message>
     <message>
         <location filename="../../desktop/models.py" line="71"/>
+        <source>New messages</source>
+        <translation>以下为新消息</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/models.py" line="73"/>
         <source>You were away a long time: only the newest 1,000 messages are shown.</source>
         <translation>你离开太久了:只显示最新的 1000 条消息。</translation>
     </message>

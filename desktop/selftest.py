@@ -62,12 +62,10 @@ def _signal_future(signal, accept=lambda *args: True) -> asyncio.Future:
 
 
 def _stored_contents(data_dir: Path) -> list[str]:
-    """Every message text in the history database(s) the server wrote under ``data_dir``."""
-    contents: list[str] = []
-    for path in sorted(data_dir.glob("*.sqlite3")):
-        with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
-            contents += [row[0] for row in db.execute("SELECT content FROM messages")]
-    return contents
+    """Every message text in the history database the server wrote under ``data_dir``."""
+    path = data_dir / "history.sqlite3"
+    with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
+        return [row[0] for row in db.execute("SELECT content FROM messages")]
 
 
 def _fetch(url: str) -> tuple[int, bytes]:

@@ -275,13 +275,6 @@ def test_a_second_server_on_the_same_data_dir_is_refused(tmp_path):
     thread.stop()
 
 
-def test_a_data_dir_that_is_a_file_is_refused(tmp_path):
-    (tmp_path / "data").write_text("a file, not a folder")
-    code, lines = _refusal(tmp_path / "data")
-    assert code == 2 and len(lines) == 1, lines
-    assert lines[0].startswith(f"roomchat-server: cannot use the data folder {tmp_path / 'data'}")
-
-
 @pytest.fixture
 def tiny_disk(tmp_path):
     """A 256 KiB tmpfs (needs root); the test fills and frees it."""

@@ -1,12 +1,14 @@
 """``roomchat``: start the desktop app (or its self-test).
 
-roomchat [--server URL] [--name NAME] [--room ROOM] [--host-room [--port P]] [--self-test]
+roomchat [--server URL] [--name NAME] [--room ROOM] [--host-room [--port P]] [--mdns-interface ADDR]
+         [--self-test]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import signal
 import sys
 
 __all__ = ["main", "parse_args"]
@@ -19,6 +21,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--room", help="the room to join")
     parser.add_argument("--host-room", action="store_true", help="host a room on this computer now")
     parser.add_argument("--port", type=int, default=8080, help="port to host on (default 8080)")
+    parser.add_argument("--mdns-interface", action="append", default=[], metavar="ADDR",
+                        help="look for rooms and announce hosted ones only on the interface with this "
+                             "IPv4 address (repeatable; default: every LAN interface)")
     parser.add_argument("--self-test", action="store_true", help="check the installation and exit")
     return parser.parse_args(argv)
 
@@ -37,6 +42,7 @@ def main(argv: list[str] | None = None) -> int:
         print(message, file=sys.stderr)
         return 1
 
+    from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
@@ -53,11 +59,16 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings()
     translations = Translations(app)
     translations.apply(settings.language or system_language())
-    window = MainWindow(settings, translations)
+    window = MainWindow(settings, translations, host_options={"mdns_interfaces": tuple(args.mdns_interface)})
     app.setWindowIcon(window.windowIcon())
 
     async def run() -> None:
         window.show()
+        signal.signal(signal.SIGTERM, lambda *_: window.hosting.quit_without_asking())
+        wake = QTimer(window)  # Python runs signal handlers only between bytecodes: tick now and then
+        wake.timeout.connect(lambda: None)
+        wake.start(250)
+        window.lan_rooms.start(args.mdns_interface)
         window.apply_arguments(args)
         closed = asyncio.get_running_loop().create_future()
         window.closed.connect(lambda: closed.done() or closed.set_result(None))

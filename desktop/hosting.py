@@ -112,6 +112,11 @@ class Hosting(QObject):
             self._ask(count, True, self._quit_answered)
         return False
 
+    def quit_without_asking(self) -> None:
+        """Close the window even with guests (SIGTERM: the system is shutting down)."""
+        self._quit_confirmed = True
+        self.window.close()
+
     def _quit_answered(self, quit_: bool) -> None:
         self.question = None
         if quit_:

@@ -33,6 +33,7 @@ from desktop.client import (
 from desktop.failures import Failure, translated
 from desktop.fonts import even_cjk_weight
 from desktop.host import RoomHost
+from desktop.discovery import LanRooms
 from desktop.hosting import Hosting
 from desktop.i18n import LANGUAGES, Translations
 from desktop.mentions import mentions
@@ -105,6 +106,10 @@ QMainWindow, #chatArea { background: #ffffff; }
 #memberView::item { padding: 3px 2px; border-radius: 4px; }
 #memberView::item:hover { background: #26264a; }
 #memberView::item:selected { background: #2d2d55; color: #ffffff; }
+#networkRoomsView { background: #16213e; color: #e0e0f0; border: 1px solid #333355; border-radius: 6px; }
+#networkRoomsView::item { padding: 4px 4px; }
+#networkRoomsView::item:selected { background: #2d2d55; color: #ffffff; }
+#sidebar #networkRoomsHint { color: #8a8aa0; font-size: 8.5pt; }
 #messageView { background: #ffffff; border: none; }
 #composer { background: #ffffff; border-top: 1px solid #eeeeee; }
 #messageEdit {
@@ -233,6 +238,7 @@ class MainWindow(QMainWindow):
         self._typing_idle.setInterval(TYPING_IDLE_MS)
         self._typing_idle.timeout.connect(lambda: self.connection.set_typing(False))
         self.hosting = Hosting(self)
+        self.lan_rooms = LanRooms(self)
         self._wire()
         self._load_settings()
         self.retranslate_ui()
@@ -416,6 +422,7 @@ class MainWindow(QMainWindow):
 
     def _joined(self, welcome: Welcome) -> None:
         self.settings.remember_join(self.connection.url, welcome.room)
+        self.lan_rooms.refresh()
         self.model.own_name = welcome.user_id
         self.sidebar.own_name = welcome.user_id
         self._members_changed(welcome.members)
@@ -643,6 +650,7 @@ class MainWindow(QMainWindow):
         await self.connection.close()
         others = [task for task in self._tasks if task is not asyncio.current_task()]
         await asyncio.gather(*others, return_exceptions=True)
+        await self.lan_rooms.browser.stop()
         await asyncio.get_running_loop().run_in_executor(None, self.host.stop)
 
     def closeEvent(self, event) -> None:  # noqa: N802

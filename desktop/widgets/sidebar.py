@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
 
 from desktop.settings import NAME_MAX
 from desktop.widgets.host_panel import HostPanel
+from desktop.widgets.network_rooms import NetworkRooms
 
 __all__ = ["Sidebar"]
 
@@ -57,6 +58,7 @@ class Sidebar(QFrame):
         self.leave_button.setEnabled(False)
 
         self.host_panel = HostPanel(self)
+        self.network_rooms = NetworkRooms(self)
 
         self.members_label = QLabel(self)
         self.members_label.setObjectName("fieldLabel")
@@ -86,6 +88,8 @@ class Sidebar(QFrame):
         layout.addWidget(self.status_label)
         layout.addWidget(self.retry_button)
         layout.addWidget(self.leave_button)
+        layout.addSpacing(6)
+        layout.addWidget(self.network_rooms)
         layout.addSpacing(8)
         layout.addWidget(self.host_panel)  # above the members: seen without scrolling at 640 px
         layout.addSpacing(8)

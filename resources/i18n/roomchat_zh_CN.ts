@@ -259,17 +259,17 @@
         <translation>继续主持</translation>
     </message>
     <message>
-        <location filename="../../desktop/hosting.py" line="156"/>
+        <location filename="../../desktop/hosting.py" line="161"/>
         <source>Port %1 is in use by another program.</source>
         <translation>端口 %1 已被其他程序占用。</translation>
     </message>
     <message>
-        <location filename="../../desktop/hosting.py" line="157"/>
+        <location filename="../../desktop/hosting.py" line="162"/>
         <source>Use port %1</source>
         <translation>改用端口 %1</translation>
     </message>
     <message>
-        <location filename="../../desktop/hosting.py" line="160"/>
+        <location filename="../../desktop/hosting.py" line="165"/>
         <source>Could not host: %1</source>
         <translation>无法主持房间：%1</translation>
     </message>
@@ -277,17 +277,17 @@
 <context>
     <name>MainWindow</name>
     <message>
-        <location filename="../../desktop/window.py" line="440"/>
+        <location filename="../../desktop/window.py" line="447"/>
         <source>The server&apos;s certificate is not trusted yet</source>
         <translation>服务器的证书尚未被信任</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="441"/>
+        <location filename="../../desktop/window.py" line="448"/>
         <source>The server&apos;s certificate has changed</source>
         <translation>服务器的证书已更改</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="458"/>
+        <location filename="../../desktop/window.py" line="465"/>
         <source>This server now presents a different certificate. Someone may be listening in, or the host made a new one.
 
 SHA-256: %1
@@ -300,7 +300,7 @@ SHA-256：%1
 信任新的证书吗？</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="462"/>
+        <location filename="../../desktop/window.py" line="469"/>
         <source>Compare this fingerprint with the one the host shows.
 
 SHA-256: %1
@@ -313,154 +313,154 @@ SHA-256：%1
 信任此服务器吗？</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="465"/>
+        <location filename="../../desktop/window.py" line="472"/>
         <source>Server certificate</source>
         <translation>服务器证书</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="181"/>
+        <location filename="../../desktop/window.py" line="186"/>
         <source>Not connected</source>
         <translation>未连接</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="185"/>
-        <location filename="../../desktop/window.py" line="384"/>
-        <location filename="../../desktop/window.py" line="388"/>
+        <location filename="../../desktop/window.py" line="190"/>
+        <location filename="../../desktop/window.py" line="390"/>
+        <location filename="../../desktop/window.py" line="394"/>
         <source>Join room</source>
         <translation>加入房间</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="331"/>
+        <location filename="../../desktop/window.py" line="337"/>
         <source>Enter a name first</source>
         <translation>请先输入用户名</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="335"/>
+        <location filename="../../desktop/window.py" line="341"/>
         <source>Enter a room</source>
         <translation>请输入房间号</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="367"/>
+        <location filename="../../desktop/window.py" line="373"/>
         <source>Switch room</source>
         <translation>切换房间</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="369"/>
+        <location filename="../../desktop/window.py" line="375"/>
         <source>Type another room and press Enter to switch</source>
         <translation>输入另一个房间号并按 Enter 即可切换</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="385"/>
+        <location filename="../../desktop/window.py" line="391"/>
         <source>Joining…</source>
         <translation>正在加入…</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="386"/>
+        <location filename="../../desktop/window.py" line="392"/>
         <source>Joined</source>
         <translation>已加入</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="387"/>
+        <location filename="../../desktop/window.py" line="393"/>
         <source>Reconnecting...</source>
         <translation>正在重连...</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="398"/>
+        <location filename="../../desktop/window.py" line="404"/>
         <source>Online in %1</source>
         <translation>已在房间「%1」在线</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="400"/>
+        <location filename="../../desktop/window.py" line="406"/>
         <source>Connecting…</source>
         <translation>正在连接…</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="402"/>
+        <location filename="../../desktop/window.py" line="408"/>
         <source>Reconnecting: %1</source>
         <translation>正在重连：%1</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="404"/>
+        <location filename="../../desktop/window.py" line="410"/>
         <source>Gave up reconnecting: %1</source>
         <translation>已停止重连：%1</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="406"/>
+        <location filename="../../desktop/window.py" line="412"/>
         <source>Offline: %1</source>
         <translation>离线：%1</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="414"/>
+        <location filename="../../desktop/window.py" line="420"/>
         <source>%1 — retry %2 in %3 s</source>
         <translation>%1 — %3 秒后第 %2 次重试</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="433"/>
+        <location filename="../../desktop/window.py" line="440"/>
         <source>That name is already taken in this room</source>
         <translation>这个名字在本房间已被占用</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="434"/>
+        <location filename="../../desktop/window.py" line="441"/>
         <source>That name cannot be used</source>
         <translation>不能使用这个名字</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="435"/>
+        <location filename="../../desktop/window.py" line="442"/>
         <source>That room name cannot be used</source>
         <translation>不能使用这个房间名</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="436"/>
+        <location filename="../../desktop/window.py" line="443"/>
         <source>This room needs the right key</source>
         <translation>这个房间需要正确的密钥</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="437"/>
+        <location filename="../../desktop/window.py" line="444"/>
         <source>This server requires a room key: enter it</source>
         <translation>此服务器需要房间密钥：请输入</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="438"/>
+        <location filename="../../desktop/window.py" line="445"/>
         <source>The server cannot store messages right now</source>
         <translation>服务器暂时无法保存消息</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="439"/>
+        <location filename="../../desktop/window.py" line="446"/>
         <source>Not a valid server address</source>
         <translation>服务器地址无效</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="578"/>
+        <location filename="../../desktop/window.py" line="585"/>
         <source>Private message from %1</source>
         <translation>来自 %1 的私信</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="580"/>
+        <location filename="../../desktop/window.py" line="587"/>
         <source>%1 mentioned you</source>
         <translation>%1 提到了你</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="582"/>
+        <location filename="../../desktop/window.py" line="589"/>
         <source>%1 in RoomChat</source>
         <translation>%1 发来新消息</translation>
     </message>
     <message>
-        <location filename="../../desktop/hosting.py" line="136"/>
+        <location filename="../../desktop/hosting.py" line="141"/>
         <source>Hosting on port %1: enter your name and join</source>
         <translation>正在端口 %1 上主持：请输入用户名并加入</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="628"/>
+        <location filename="../../desktop/window.py" line="635"/>
         <source>&amp;Language</source>
         <translation>语言(&amp;L)</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="253"/>
+        <location filename="../../desktop/window.py" line="259"/>
         <source>No server yet — host a room on this computer?</source>
         <translation>还没有服务器 — 要在这台电脑上主持一个房间吗？</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="254"/>
+        <location filename="../../desktop/window.py" line="260"/>
         <source>Host a room</source>
         <translation>主持房间</translation>
     </message>
@@ -519,6 +519,52 @@ SHA-256：%1
         <location filename="../../desktop/widgets/message_view.py" line="343"/>
         <source>Retry sending</source>
         <translation>重新发送</translation>
+    </message>
+</context>
+<context>
+    <name>NetworkRooms</name>
+    <message>
+        <location filename="../../desktop/widgets/network_rooms.py" line="133"/>
+        <source>Double-click a room to join it.</source>
+        <translation>双击房间即可加入。</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/widgets/network_rooms.py" line="135"/>
+        <source>Looking for rooms… None yet: type the host&apos;s address above.</source>
+        <translation>正在查找房间… 还没有找到：请在上方输入主持人的地址。</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/widgets/network_rooms.py" line="137"/>
+        <source>Rooms on the network cannot be listed here: type the host&apos;s address above.</source>
+        <translation>这里无法列出局域网上的房间：请在上方输入主持人的地址。</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/widgets/network_rooms.py" line="141"/>
+        <source>Rooms on this network</source>
+        <translation>局域网上的房间</translation>
+    </message>
+</context>
+<context>
+    <name>NetworkRoomsModel</name>
+    <message>
+        <location filename="../../desktop/widgets/network_rooms.py" line="75"/>
+        <source>(no one in a room yet)</source>
+        <translation>（还没有人进入房间）</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/widgets/network_rooms.py" line="77"/>
+        <source>%1 · %2 (recent)</source>
+        <translation>%1 · %2（最近）</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/widgets/network_rooms.py" line="78"/>
+        <source>1 person</source>
+        <translation>1 人</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/widgets/network_rooms.py" line="78"/>
+        <source>%1 people</source>
+        <translation>%1 人</translation>
     </message>
 </context>
 <context>
@@ -600,53 +646,53 @@ SHA-256：%1
 <context>
     <name>Sidebar</name>
     <message>
-        <location filename="../../desktop/widgets/sidebar.py" line="115"/>
-        <location filename="../../desktop/widgets/sidebar.py" line="146"/>
+        <location filename="../../desktop/widgets/sidebar.py" line="119"/>
+        <location filename="../../desktop/widgets/sidebar.py" line="150"/>
         <source>Members (%1)</source>
         <translation>成员（%1）</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/sidebar.py" line="125"/>
+        <location filename="../../desktop/widgets/sidebar.py" line="129"/>
         <source>Send private message</source>
         <translation>发送私信</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/sidebar.py" line="136"/>
+        <location filename="../../desktop/widgets/sidebar.py" line="140"/>
         <source>Chat room</source>
         <translation>聊天室</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/sidebar.py" line="137"/>
+        <location filename="../../desktop/widgets/sidebar.py" line="141"/>
         <source>Name</source>
         <translation>用户名</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/sidebar.py" line="138"/>
+        <location filename="../../desktop/widgets/sidebar.py" line="142"/>
         <source>Your nickname</source>
         <translation>你的昵称</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/sidebar.py" line="139"/>
+        <location filename="../../desktop/widgets/sidebar.py" line="143"/>
         <source>Room</source>
         <translation>房间号</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/sidebar.py" line="141"/>
+        <location filename="../../desktop/widgets/sidebar.py" line="145"/>
         <source>Server address</source>
         <translation>服务器地址</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/sidebar.py" line="143"/>
+        <location filename="../../desktop/widgets/sidebar.py" line="147"/>
         <source>Room key</source>
         <translation>房间密钥</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/sidebar.py" line="144"/>
+        <location filename="../../desktop/widgets/sidebar.py" line="148"/>
         <source>Retry now</source>
         <translation>立即重试</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/sidebar.py" line="145"/>
+        <location filename="../../desktop/widgets/sidebar.py" line="149"/>
         <source>Leave</source>
         <translation>离开房间</translation>
     </message>

@@ -33,16 +33,21 @@ from urllib.parse import urlsplit
 
 from PySide6.QtCore import QObject, Signal
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
 from desktop.addresses import normalize_url
 from desktop.failures import Failure, classify, close_failure
+from desktop.session_end import SessionLost, SessionStop, failure_detail
 
 from desktop.trust import CertificateTrust, fetch_certificate, fingerprint
 from server.protocol import (
     SUBPROTOCOL,
     Chat,
     ChatRecord,
+    Delete,
+    DeleteRecord,
+    Edit,
+    EditRecord,
     Error,
     History,
     Join,
@@ -52,6 +57,9 @@ from server.protocol import (
     Ping,
     Pong,
     ProtocolError,
+    Quote,
+    Search,
+    SearchResults,
     Typing,
     TypingNotice,
     Welcome,
@@ -115,27 +123,6 @@ class ConnectionState(enum.Enum):
     GAVE_UP = "gave_up"
 
 
-class _Stop(Exception):
-    """The connection ended for good: no reconnect (join refused, replaced, bad address)."""
-
-    def __init__(self, reason: str, code: str | None = None, text: str = "") -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.code = code
-        self.text = text
-
-
-class _Lost(Exception):
-    """The connection failed or dropped, for ``failure``; the run loop reconnects."""
-
-    def __init__(self, failure: Failure, detail: str = "", was_online: bool = False) -> None:
-        self.reason = f"{failure.value} ({detail})" if detail else failure.value
-        super().__init__(self.reason)
-        self.failure = failure
-        self.detail = detail
-        self.was_online = was_online
-
-
 @dataclasses.dataclass
 class _Outgoing:
     """A message of ours the server has not acknowledged yet."""
@@ -145,13 +132,6 @@ class _Outgoing:
     """Number of the connection it was last written to; 0 = not written yet."""
 
 
-def _detail(exc: BaseException) -> str:
-    """What the status line adds to a cause: the HTTP status of a refused upgrade."""
-    if isinstance(exc, InvalidStatus):
-        return f"HTTP {exc.response.status_code}"
-    return ""
-
-
 class ChatConnection(QObject):
     """One member's connection to one room, reconnecting until told to leave.
 
@@ -159,8 +139,10 @@ class ChatConnection(QObject):
         stateChanged(state value, English reason)
         joined(Welcome): every successful (re)join; v1 gets a locally built Welcome
         protocolChanged(1 | 2): once per successful join
-        messageReceived(ChatRecord): a live message (v1 records have id 0)
-        historyReceived(tuple[ChatRecord, ...]): after each v2 join, only unseen records
+        messageReceived(Record): a live message, edit or deletion (v1 records have id 0)
+        historyReceived(tuple[Record, ...]): after each v2 join, only unseen records
+        searchResults(SearchResults): the answer to a search()
+        requestRefused(nonce, error code): the server refused an edit, delete or search
         pendingAdded(nonce, ChatRecord): an own message to show at once (again on retry)
         messageDelivered(nonce, ChatRecord): the server stored it (record carries the id)
         messageFailed(nonce, English reason): the server refused it, or we left the room
@@ -187,6 +169,8 @@ class ChatConnection(QObject):
     errorReceived = Signal(str, str)
     connectionFailed = Signal(str, str)
     reconnectScheduled = Signal(int, float)
+    searchResults = Signal(object)
+    requestRefused = Signal(str, str)
 
     def __init__(
         self,
@@ -331,17 +315,28 @@ class ChatConnection(QObject):
         self._fail_all("not sent: you left the room")
         self._set_state(ConnectionState.OFFLINE, "left the room")
 
-    def send(self, content: str, to: str | None = None) -> str:
+    def send(self, content: str, to: str | None = None, reply: Quote | None = None) -> str:
         """Show an own message at once and send it now or after the next (re)join."""
         nonce = secrets.token_urlsafe(9)
         record = ChatRecord(
             id=0, room=self._room, sender=self._name, content=content,
-            timestamp=int(time.time() * 1000), to=to, nonce=nonce,
+            timestamp=int(time.time() * 1000), to=to, nonce=nonce, reply=reply,
         )
         self._outbox[nonce] = _Outgoing(record)
         self.pendingAdded.emit(nonce, record)
         self._schedule_flush()
         return nonce
+
+    def request(self, message: Edit | Delete | Search) -> str | None:
+        """Send an edit, deletion or search now (v2, online); its nonce, or None if it cannot go.
+
+        Unlike chats these are not queued: an edit typed offline would be resent blindly later.
+        """
+        if self._state is not ConnectionState.ONLINE or self._protocol != 2:
+            return None
+        message = dataclasses.replace(message, nonce=secrets.token_urlsafe(9))
+        self._spawn(self._send_quietly(encode(message)))
+        return message.nonce
 
     def retry(self, nonce: str) -> None:
         """Send a failed message again, as the newest."""
@@ -433,12 +428,12 @@ class ChatConnection(QObject):
         while True:
             try:
                 await self._session()
-            except _Stop as stop:
+            except SessionStop as stop:
                 if stop.code is not None:
                     self.errorReceived.emit(stop.code, stop.text)
                 self._set_state(ConnectionState.OFFLINE, stop.reason)
                 return
-            except _Lost as lost:
+            except SessionLost as lost:
                 if not (cause is Failure.HOST_CLOSED and lost.failure is Failure.REFUSED):
                     cause, reason = lost.failure, lost.reason  # a closed host refuses: say why
                     self.connectionFailed.emit(lost.failure.name, lost.detail)
@@ -482,11 +477,11 @@ class ChatConnection(QObject):
                 ssl=self._tls_context(),
             )
         except InvalidURI as exc:
-            raise _Stop("invalid address", BAD_ADDRESS, str(exc)) from None
+            raise SessionStop("invalid address", BAD_ADDRESS, str(exc)) from None
         except ssl.SSLCertVerificationError:
             raise await self._untrusted() from None
         except (OSError, InvalidHandshake, TimeoutError) as exc:
-            raise _Lost(classify(exc, tls=self._url.startswith("wss:")), _detail(exc)) from None
+            raise SessionLost(classify(exc, tls=self._url.startswith("wss:")), failure_detail(exc)) from None
         self._ws = ws
         self._dead_reason = None
         online = False
@@ -501,10 +496,10 @@ class ChatConnection(QObject):
                 self._handle_text(await ws.recv())
         except ConnectionClosed:
             if ws.close_code == REPLACED_CLOSE_CODE:
-                raise _Stop("replaced by a new connection") from None
+                raise SessionStop("replaced by a new connection") from None
             if self._dead_reason is not None:
-                raise _Lost(Failure.NO_ANSWER, self._dead_reason, was_online=online) from None
-            raise _Lost(close_failure(ws.close_code, ws.close_reason), was_online=online) from None
+                raise SessionLost(Failure.NO_ANSWER, self._dead_reason, was_online=online) from None
+            raise SessionLost(close_failure(ws.close_code, ws.close_reason), was_online=online) from None
         finally:
             self._ws = None
             if heartbeat is not None:
@@ -522,26 +517,26 @@ class ChatConnection(QObject):
             return None
         return self._trust.context_for(self._certificate_address())
 
-    async def _untrusted(self) -> _Stop | _Lost:
+    async def _untrusted(self) -> SessionStop | SessionLost:
         """Fetch the refused certificate so the person can compare its fingerprint."""
         address = self._certificate_address()
         host, _, port = address.rpartition(":")
         try:
             der = await fetch_certificate(host.strip("[]"), int(port), self._open_timeout)
         except (OSError, TimeoutError) as exc:
-            return _Lost(classify(exc, tls=True), _detail(exc))
+            return SessionLost(classify(exc, tls=True), failure_detail(exc))
         self._offered_certificate = (address, der)
         if self._trust.pinned(address) is not None:
-            return _Stop("the server's certificate changed", CHANGED_CERTIFICATE, fingerprint(der))
-        return _Stop("the server's certificate is not trusted yet", UNTRUSTED_CERTIFICATE, fingerprint(der))
+            return SessionStop("the server's certificate changed", CHANGED_CERTIFICATE, fingerprint(der))
+        return SessionStop("the server's certificate is not trusted yet", UNTRUSTED_CERTIFICATE, fingerprint(der))
 
     async def _next_message(self, ws: ClientConnection, what: str):
-        """The next well-formed frame, or _Lost if none comes within the pong timeout."""
+        """The next well-formed frame, or SessionLost if none comes within the pong timeout."""
         while True:
             try:
                 text = await asyncio.wait_for(ws.recv(), self._pong_timeout)
             except TimeoutError:
-                raise _Lost(Failure.NO_ANSWER, f"no answer to {what}") from None
+                raise SessionLost(Failure.NO_ANSWER, f"no answer to {what}") from None
             try:
                 return parse_server(text)
             except ProtocolError:
@@ -555,13 +550,13 @@ class ChatConnection(QObject):
         )))
         answer = await self._next_message(ws, "join")
         if isinstance(answer, Error):
-            raise _Stop(answer.content or answer.code.value, answer.code.value, answer.content)
+            raise SessionStop(answer.content or answer.code.value, answer.code.value, answer.content)
         if isinstance(answer, Notice):
             self._joined_v1(answer)
             await self._flush(ws)
             return None
         if not isinstance(answer, Welcome):
-            raise _Lost(Failure.NOT_ROOMCHAT, "unexpected answer to join")
+            raise SessionLost(Failure.NOT_ROOMCHAT, "unexpected answer to join")
         self._resume = answer.resume
         self._name = answer.user_id
         if self._resume_secrets is not None and answer.resume:
@@ -625,7 +620,8 @@ class ChatConnection(QObject):
                 entry.sent_on = self._connection_no
                 record = entry.record
                 try:
-                    await ws.send(encode(Chat(record.content, nonce, record.to)))
+                    reply_to = None if record.reply is None else record.reply.id
+                    await ws.send(encode(Chat(record.content, nonce, record.to, reply_to)))
                 except ConnectionClosed:
                     return
                 if self._protocol == 1:
@@ -671,8 +667,10 @@ class ChatConnection(QObject):
         self._handle(message)
 
     def _handle(self, message) -> None:
-        if isinstance(message, ChatRecord):
+        if isinstance(message, (ChatRecord, EditRecord, DeleteRecord)):
             self._take_record(message)
+        elif isinstance(message, SearchResults):
+            self.searchResults.emit(message)
         elif isinstance(message, Pong):
             self._pong.set()
         elif isinstance(message, Notice):
@@ -684,12 +682,14 @@ class ChatConnection(QObject):
         elif isinstance(message, Error):
             if message.nonce is not None and message.nonce in self._outbox:
                 self._fail(message.nonce, message.content or message.code.value, message.code.value)
+            elif message.nonce is not None:
+                self.requestRefused.emit(message.nonce, message.code.value)
             else:
                 self.errorReceived.emit(message.code.value, message.content)
         elif isinstance(message, History):
             self._take_history(message)
 
-    def _take_record(self, record: ChatRecord) -> None:
+    def _take_record(self, record: ChatRecord | EditRecord | DeleteRecord) -> None:
         """A live message: skip what was seen (by id), settle own acks, show the rest."""
         if record.id:
             if record.id <= self._last_id:

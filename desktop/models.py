@@ -19,7 +19,7 @@ from PySide6.QtCore import (
 )
 
 from desktop.mentions import mentions
-from server.protocol import ChatRecord, Notice
+from server.protocol import ChatRecord, DeleteRecord, EditRecord, Notice, Quote, Record
 
 __all__ = ["Kind", "DeliveryState", "Role", "MessageItem", "MessageModel", "notice_text"]
 
@@ -80,7 +80,7 @@ class MessageItem:
     """One row: a chat message (own or other) or a system notice."""
 
     __slots__ = ("id", "sender", "content", "timestamp", "kind", "state", "to", "nonce",
-                 "error", "event", "refusal", "mentioned")
+                 "error", "event", "refusal", "mentioned", "quote", "edited", "deleted")
 
     def __init__(self, *, id: int, sender: str, content: str, timestamp: int, kind: Kind,
                  state: DeliveryState = DeliveryState.DELIVERED, to: str | None = None,
@@ -99,12 +99,18 @@ class MessageItem:
         """The server's error code when it refused this message (FAILED); None = retry may work."""
         self.mentioned = False
         """Someone else's message that says "@" + our name (highlighted, notifies)."""
+        self.quote: Quote | None = None
+        """The message this one replies to (sender, first line; excerpt None: deleted)."""
+        self.edited = False
+        self.deleted = False
 
     @property
     def text(self) -> str:
         """What the bubble shows: the content, or for a notice its translated sentence."""
         if self.kind is Kind.SYSTEM:
             return notice_text(self.event, self.sender, self.content)
+        if self.deleted:
+            return QCoreApplication.translate("MessageModel", "Message deleted")
         return self.content
 
 
@@ -122,6 +128,7 @@ class MessageModel(QAbstractListModel):
         self._items: list[MessageItem] = []
         self._ids: set[int] = set()
         self._by_nonce: dict[str, MessageItem] = {}
+        self._by_id: dict[int, MessageItem] = {}
         self.own_name = own_name
 
     # Qt model interface ---------------------------------------------------
@@ -181,6 +188,11 @@ class MessageModel(QAbstractListModel):
         """Server ids in display order (tests check for loss and duplicates with this)."""
         return [item.id for item in self._items if item.id]
 
+    def row_of_id(self, message_id: int) -> int:
+        """The row of message ``message_id``, -1 if it is not loaded."""
+        item = self._by_id.get(message_id)
+        return -1 if item is None else self._items.index(item)
+
     def row_of_nonce(self, nonce: str) -> int:
         item = self._by_nonce.get(nonce)
         return -1 if item is None else self._items.index(item)
@@ -207,13 +219,23 @@ class MessageModel(QAbstractListModel):
                            timestamp=record.timestamp, kind=Kind.OWN if own else Kind.OTHER,
                            to=record.to)
         item.mentioned = not own and mentions(record.content, self.own_name)
+        item.quote, item.edited, item.deleted = record.reply, record.edited is not None, record.deleted
+        if record.id:
+            self._by_id[record.id] = item
         return item
 
-    def add_records(self, records: Iterable[ChatRecord]) -> int:
-        """Append server messages in one insertion, skipping ids already shown; return how many."""
+    def add_records(self, records: Iterable[Record]) -> int:
+        """Append server messages in one insertion, skipping ids already shown; return how many.
+
+        Edit and delete events change the message they name in place (and add no row).
+        """
         fresh = []
         for record in records:
             if record.id and record.id in self._ids:
+                continue
+            if isinstance(record, (EditRecord, DeleteRecord)):
+                self._ids.add(record.id)
+                self._amend(record)
                 continue
             if record.nonce and record.nonce in self._by_nonce:
                 self.deliver(record.nonce, record)
@@ -244,6 +266,7 @@ class MessageModel(QAbstractListModel):
         item = MessageItem(id=0, sender=record.sender, content=record.content,
                            timestamp=record.timestamp, kind=Kind.OWN,
                            state=DeliveryState.PENDING, to=record.to, nonce=nonce)
+        item.quote = record.reply
         self._by_nonce[nonce] = item
         self._insert(len(self._items), [item])
 
@@ -267,9 +290,26 @@ class MessageModel(QAbstractListModel):
         item.timestamp = record.timestamp or item.timestamp
         item.state = DeliveryState.DELIVERED
         item.error = ""
+        item.quote = record.reply or item.quote
         if record.id:
             self._ids.add(record.id)
+            self._by_id[record.id] = item
         self._changed(row)
+
+    def _amend(self, event: EditRecord | DeleteRecord) -> None:
+        target = self._by_id.get(event.target)
+        if target is not None and not target.deleted:
+            if isinstance(event, EditRecord):
+                target.content, target.edited = event.content, True
+            else:
+                target.content, target.deleted, target.quote = "", True, None
+                target.mentioned = False
+            self._changed(self._items.index(target))
+        if isinstance(event, DeleteRecord):  # the quotes of it say so from now on
+            for row, item in enumerate(self._items):
+                if item.quote is not None and item.quote.id == event.target and item.quote.excerpt is not None:
+                    item.quote = Quote(item.quote.id, item.quote.sender, None)
+                    self._changed(row)
 
     def refuse(self, nonce: str, code: str) -> None:
         """The server refused an own message with ``code`` (fail() follows with the reason)."""
@@ -294,10 +334,13 @@ class MessageModel(QAbstractListModel):
         self._items.clear()
         self._ids.clear()
         self._by_nonce.clear()
+        self._by_id.clear()
         self.endResetModel()
 
     def _remove(self, row: int) -> None:
         self.beginRemoveRows(QModelIndex(), row, row)
+        if self._by_id.get(self._items[row].id) is self._items[row]:
+            del self._by_id[self._items[row].id]
         del self._items[row]
         self.endRemoveRows()
 

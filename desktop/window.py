@@ -44,8 +44,11 @@ from desktop.unread import UnreadMarker
 from desktop.widgets.composer import Composer
 from desktop.widgets.drawer import SidebarDrawer
 from desktop.widgets.icon import app_icon
+from desktop.message_actions import MessageActions
+from desktop.widgets.action_bar import ActionBar
 from desktop.widgets.message_view import MessageView
 from desktop.widgets.share_card import ShareCard
+from desktop.widgets.search_panel import SearchPanel
 from desktop.widgets.sidebar import Sidebar
 from server.protocol import ChatRecord, ErrorCode, Notice, Welcome
 
@@ -203,6 +206,10 @@ class MainWindow(QMainWindow):
         self.view.setModel(self.model)
         self.composer = Composer(self)
         self.composer.set_enabled(False)
+        self.action_bar = ActionBar(self)
+        self.search_panel = SearchPanel(self)
+        self.actions = MessageActions(self, self.connection, self.model, self.view, self.composer,
+                                      self.action_bar, self.search_panel)
         self.banner = self._make_banner()
         self.share_card = ShareCard(self)
 
@@ -214,7 +221,9 @@ class MainWindow(QMainWindow):
         chat_layout.addWidget(self.drawer.header)
         chat_layout.addWidget(self.share_card)
         chat_layout.addWidget(self.banner)
+        chat_layout.addWidget(self.search_panel)
         chat_layout.addWidget(self.view, 1)
+        chat_layout.addWidget(self.action_bar)
         chat_layout.addWidget(self.composer)
         central = QWidget(self)
         row = QHBoxLayout(central)
@@ -345,6 +354,7 @@ class MainWindow(QMainWindow):
         key = s.key_edit.text() or (self.host.key if self._joining_own_host(server) else None)
         if (name, room) != (self.model.own_name, self.connection.room) or server != self.connection.url:
             self.model.clear()
+            self.actions.reset()
             self._welcomed = False
             self._typers = []
             self.composer.set_typers([])
@@ -499,7 +509,7 @@ class MainWindow(QMainWindow):
         """Collect live messages and insert them together once the loop is idle (one insertion per burst)."""
         self._incoming.append(record)
         self._incoming_flush.start()
-        if record.sender != self.model.own_name and not self._attended():
+        if isinstance(record, ChatRecord) and record.sender != self.model.own_name and not self._attended():
             self.unread += 1
             self.unread_marker.unseen_arrived()
             self._update_title()
@@ -559,7 +569,7 @@ class MainWindow(QMainWindow):
     def _send(self, text: str, to: str | None) -> None:
         self._typing_idle.stop()
         self.connection.set_typing(False)
-        self.connection.send(text, to)
+        self.actions.send(text, to)
         self.view.jump_to_bottom()
 
     def _text_changed(self) -> None:

@@ -20,7 +20,8 @@ from desktop.i18n import LANGUAGES, Translations  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 TS = ROOT / "resources" / "i18n" / "roomchat_zh_CN.ts"
 QM = ROOT / "resources" / "i18n" / "roomchat_zh_CN.qm"
-SOURCES = [ROOT / "desktop" / name for name in ("window.py", "models.py", "failures.py", "hosting.py", "reachability.py", "discovery.py")] + [
+SOURCES = [ROOT / "desktop" / name for name in ("window.py", "models.py", "failures.py", "hosting.py", "reachability.py", "discovery.py",
+                                                   "message_actions.py")] + [
            *sorted((ROOT / "desktop" / "widgets").glob("*.py"))]
 TOOLS = Path(sys.executable).parent
 

@@ -70,6 +70,10 @@ class Palette:
     MENTION_OUTLINE = QColor("#f59e0b")
     MENTION_BACKGROUND = QColor("#fbbf24")
     MENTION_TEXT = QColor("#1a1a2e")
+    DELETED = QColor("#9ca3af")
+    HIGHLIGHT = QColor("#fbbf24")
+    QUOTE_BAR = QColor(255, 255, 255, 180)
+    QUOTE_FILL = QColor(0, 0, 0, 46)
 
 
 # Geometry in pixels
@@ -79,6 +83,8 @@ PAD_X = 12
 PAD_Y = 8
 META_GAP = 3           # between the text and the meta line
 RADIUS = 8
+QUOTE_GAP = 6          # between a reply's quote and its text
+QUOTE_PAD = 6          # inside the quote, left of its text (after the bar)
 MAX_WIDTH_SHARE = 0.7  # of the row, like the seed's max-width: 70%
 MIN_TEXT_WIDTH = 40
 
@@ -93,6 +99,7 @@ class BubbleGeometry:
     meta: str
     meta_rect: QRectF
     links: list[tuple[list[QRectF], str]] = field(default_factory=list)
+    quote_rect: QRectF | None = None  # a reply's quote of the original (clickable)
 
 
 def _plain(text: str) -> str:
@@ -105,9 +112,11 @@ class BubbleDelegate(QStyledItemDelegate):
 
     Signals:
         retryRequested(str): the user clicked a failed own message (its nonce).
+        quoteClicked(int): the user clicked a reply's quote (the original's id).
     """
 
     retryRequested = Signal(str)
+    quoteClicked = Signal(int)
 
     def __init__(self, view) -> None:
         super().__init__(view)
@@ -172,6 +181,8 @@ class BubbleDelegate(QStyledItemDelegate):
                 parts.append(self.tr("private to %1").replace("%1", item.to))
             else:
                 parts.append(self.tr("private"))
+        if item.edited and not item.deleted:
+            parts.append(self.tr("edited"))
         if item.state is DeliveryState.PENDING:
             parts.append(self.tr("sending…"))
         elif item.state is DeliveryState.FAILED and item.refusal == "too_long":
@@ -202,19 +213,29 @@ class BubbleDelegate(QStyledItemDelegate):
             layout, natural, height = self._text_layout(item, meta_font, max_text)
             bubble = QRectF(SIDE_MARGIN, ROW_GAP, max_text, self._bubble_height(item, height, 0))
             return BubbleGeometry(bubble, layout, QPointF(SIDE_MARGIN, ROW_GAP + 4), "", QRectF())
-        layout, natural, text_height = self._text_layout(item, base, max_text)
+        layout, natural, text_height = self._text_layout(item, self._italic() if item.deleted else base, max_text)
         meta = self.meta_text(item)
         icon = meta_metrics.height() + 4 if item.state is not DeliveryState.DELIVERED or item.to else 0
         meta_width = min(meta_metrics.horizontalAdvance(meta) + icon + 2, max_text)
-        inner_width = max(natural, meta_width, 16)
+        quote_height = quote_width = 0.0
+        if item.quote is not None:
+            quote_height = 2 * meta_metrics.height() + 2 * 3
+            quote_width = min(max(meta_metrics.horizontalAdvance(item.quote.sender),
+                                  meta_metrics.horizontalAdvance(self.quote_excerpt(item))) + 3 + 2 * QUOTE_PAD,
+                              max_text)
+        inner_width = max(natural, meta_width, quote_width, 16)
         width = inner_width + 2 * PAD_X
         height = self._bubble_height(item, text_height, meta_metrics.height())
+        if quote_height:
+            height += quote_height + QUOTE_GAP
         x = row_width - SIDE_MARGIN - width if item.kind is Kind.OWN else SIDE_MARGIN
         bubble = QRectF(x, ROW_GAP, width, height)
-        origin = QPointF(x + PAD_X, ROW_GAP + PAD_Y)
+        origin = QPointF(x + PAD_X, ROW_GAP + PAD_Y + (quote_height + QUOTE_GAP if quote_height else 0))
         meta_rect = QRectF(origin.x(), origin.y() + text_height + META_GAP, inner_width,
                            meta_metrics.height())
         geometry = BubbleGeometry(bubble, layout, origin, meta, meta_rect)
+        if quote_height:
+            geometry.quote_rect = QRectF(x + PAD_X, ROW_GAP + PAD_Y, inner_width, quote_height)
         for start, end, url in find_links(item.content):
             geometry.links.append((self._range_rects(layout, origin, start, end), url))
         return geometry
@@ -237,7 +258,7 @@ class BubbleDelegate(QStyledItemDelegate):
         text = item.text
         _, _, base_metrics, meta_metrics, base_line, meta_line = self._fonts()
         system = item.kind is Kind.SYSTEM
-        if text.isascii() and "\n" not in text and "\r" not in text:
+        if item.quote is None and text.isascii() and "\n" not in text and "\r" not in text:
             metrics, line = (meta_metrics, meta_line) if system else (base_metrics, base_line)
             if metrics.horizontalAdvance(text) <= self._text_width(item, row_width):
                 bubble = self._bubble_height(item, line, meta_metrics.height())
@@ -272,7 +293,7 @@ class BubbleDelegate(QStyledItemDelegate):
             painter.restore()
             return
         own = item.kind is Kind.OWN
-        fill = QColor(Palette.OWN if own else Palette.OTHER)
+        fill = QColor(Palette.DELETED if item.deleted else Palette.OWN if own else Palette.OTHER)
         if item.state is DeliveryState.PENDING:
             fill.setAlphaF(0.55)
         path = QPainterPath()
@@ -287,6 +308,9 @@ class BubbleDelegate(QStyledItemDelegate):
         if item.mentioned:
             painter.setPen(QPen(Palette.MENTION_OUTLINE, 2.5))
             painter.drawPath(path)
+        if item.id and item.id == self._view.highlighted:
+            painter.setPen(QPen(Palette.HIGHLIGHT, 4))
+            painter.drawPath(path)
         painter.setPen(Palette.BUBBLE_TEXT)
         formats = []
         link_colour = Palette.OWN_LINK if own else Palette.OTHER_LINK
@@ -300,6 +324,8 @@ class BubbleDelegate(QStyledItemDelegate):
             formats.append(link)
         if item.mentioned:
             formats += self._mention_formats(item)
+        if geometry.quote_rect is not None:
+            self._paint_quote(painter, item, geometry.quote_rect)
         geometry.layout.draw(painter, geometry.text_origin, formats)
         self._paint_meta(painter, item, geometry)
         painter.restore()
@@ -332,6 +358,40 @@ class BubbleDelegate(QStyledItemDelegate):
             mark.format = char
             ranges.append(mark)
         return ranges
+
+    def quote_excerpt(self, item: MessageItem) -> str:
+        assert item.quote is not None
+        excerpt = item.quote.excerpt
+        return self.tr("Message deleted") if excerpt is None else excerpt.replace("\n", " ")
+
+    def _italic(self) -> QFont:
+        font = QFont(self._fonts()[0])
+        font.setItalic(True)
+        return font
+
+    def _paint_quote(self, painter: QPainter, item: MessageItem, rect: QRectF) -> None:
+        """The original's sender (bold) over its first line, behind a bar, as the page shows it."""
+        _, meta_font, _, metrics, _, _ = self._fonts()
+        assert item.quote is not None
+        path = QPainterPath()
+        path.addRoundedRect(rect, 4, 4)
+        painter.fillPath(path, Palette.QUOTE_FILL)
+        painter.fillRect(QRectF(rect.left(), rect.top(), 3, rect.height()), Palette.QUOTE_BAR)
+        text_rect = QRectF(rect.left() + 3 + QUOTE_PAD, rect.top() + 3, rect.width() - 3 - 2 * QUOTE_PAD,
+                           metrics.height())
+        bold = QFont(meta_font)
+        bold.setBold(True)
+        painter.setFont(bold)
+        painter.setPen(Palette.BUBBLE_TEXT)
+        align = int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+        painter.drawText(text_rect, align, QFontMetricsF(bold).elidedText(
+            item.quote.sender, Qt.TextElideMode.ElideRight, text_rect.width()))
+        excerpt_font = QFont(meta_font)
+        excerpt_font.setItalic(item.quote.excerpt is None)
+        painter.setFont(excerpt_font)
+        text_rect.translate(0, metrics.height())
+        painter.drawText(text_rect, align, QFontMetricsF(excerpt_font).elidedText(
+            self.quote_excerpt(item), Qt.TextElideMode.ElideRight, text_rect.width()))
 
     def _paint_meta(self, painter: QPainter, item: MessageItem, geometry: BubbleGeometry) -> None:
         _, meta_font, _, metrics, _, _ = self._fonts()
@@ -403,6 +463,11 @@ class BubbleDelegate(QStyledItemDelegate):
         if url is not None:
             QDesktopServices.openUrl(QUrl(url))
             return True
+        if item.quote is not None:
+            quote = self.geometry(item, option.rect.width()).quote_rect
+            if quote is not None and quote.contains(event.position() - QPointF(option.rect.topLeft())):
+                self.quoteClicked.emit(item.quote.id)
+                return True
         if can_retry(item):
             local = event.position() - QPointF(option.rect.topLeft())
             if self.geometry(item, option.rect.width()).bubble.contains(local):

@@ -18,13 +18,14 @@ from PySide6.QtCore import QEvent, QModelIndex, QRect, Qt, QTimer, Signal
 from PySide6.QtGui import QPainter, QRegion
 from PySide6.QtWidgets import QAbstractItemView, QMenu, QPushButton, QStyleOptionViewItem
 
-from desktop.models import MessageModel, Role
+from desktop.models import Kind, MessageModel, Role
 from desktop.widgets.bubbles import BubbleDelegate, can_retry
 from desktop.widgets.copy_feedback import copy_with_toast
 
 __all__ = ["MessageView"]
 
 STICK_SLACK = 8  # pixels from the bottom that still count as "at the bottom"
+HIGHLIGHT_MS = 1600  # how long a message jumped to stays outlined
 REMEASURE_SLICE = 300  # rows measured at once / per event-loop turn (about 10 ms)
 
 
@@ -33,9 +34,13 @@ class MessageView(QAbstractItemView):
 
     Signals:
         retryRequested(str): resend the failed own message with this nonce.
+        replyRequested, editRequested, deleteRequested (MessageItem): from the context menu.
     """
 
     retryRequested = Signal(str)
+    replyRequested = Signal(object)
+    editRequested = Signal(object)
+    deleteRequested = Signal(object)
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
@@ -65,6 +70,11 @@ class MessageView(QAbstractItemView):
         self.jump_button.clicked.connect(self.jump_to_bottom)
         bar = self.verticalScrollBar()
         bar.valueChanged.connect(self._value_changed)
+        self.highlighted = 0  # id of the message show_message() points at, outlined for a moment
+        self._unhighlight = QTimer(self)
+        self._unhighlight.setSingleShot(True)
+        self._unhighlight.setInterval(HIGHLIGHT_MS)
+        self._unhighlight.timeout.connect(self._clear_highlight)
 
     # Model ----------------------------------------------------------------
 
@@ -179,6 +189,20 @@ class MessageView(QAbstractItemView):
         if y < 0 or row >= len(self._bottoms):
             return QModelIndex()
         return self.model().index(row, 0)
+
+    def show_message(self, row: int) -> None:
+        """Scroll row ``row`` to the middle and outline it for a moment (a quote or a search hit)."""
+        index = self.model().index(row, 0)
+        rect = self.visualRect(index)
+        bar = self.verticalScrollBar()
+        bar.setValue(bar.value() + rect.center().y() - self.viewport().height() // 2)
+        self.highlighted = index.data(Role.ID) or 0
+        self._unhighlight.start()
+        self.viewport().update()
+
+    def _clear_highlight(self) -> None:
+        self.highlighted = 0
+        self.viewport().update()
 
     def scrollTo(self, index: QModelIndex, hint=QAbstractItemView.ScrollHint.EnsureVisible) -> None:  # noqa: N802
         rect = self.visualRect(index)
@@ -337,6 +361,15 @@ class MessageView(QAbstractItemView):
     def message_menu(self, item) -> QMenu:
         """The context menu of one message (built apart so tests can trigger its actions)."""
         menu = QMenu(self)
+        if item.kind is not Kind.SYSTEM and item.id and not item.deleted:
+            reply = menu.addAction(self.tr("Reply"))
+            reply.triggered.connect(lambda: self.replyRequested.emit(item))
+            if item.kind is Kind.OWN:
+                edit = menu.addAction(self.tr("Edit"))
+                edit.triggered.connect(lambda: self.editRequested.emit(item))
+                delete = menu.addAction(self.tr("Delete"))
+                delete.triggered.connect(lambda: self.deleteRequested.emit(item))
+            menu.addSeparator()
         copy = menu.addAction(self.tr("Copy text"))
         copy.triggered.connect(lambda: copy_with_toast(self.viewport(), item.text))
         if can_retry(item):

@@ -2,36 +2,64 @@
 <!DOCTYPE TS>
 <TS version="2.1" language="zh_CN" sourcelanguage="en">
 <context>
+    <name>ActionBar</name>
+    <message>
+        <location filename="../../desktop/widgets/action_bar.py" line="61"/>
+        <source>Cancel</source>
+        <translation>取消</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/widgets/action_bar.py" line="63"/>
+        <source>Replying to %1: %2</source>
+        <translation>回复 %1:%2</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/widgets/action_bar.py" line="65"/>
+        <source>Editing your message · Enter saves, Esc cancels</source>
+        <translation>正在编辑你的消息 · Enter 保存,Esc 取消</translation>
+    </message>
+</context>
+<context>
     <name>BubbleDelegate</name>
     <message>
-        <location filename="../../desktop/widgets/bubbles.py" line="172"/>
+        <location filename="../../desktop/widgets/bubbles.py" line="181"/>
         <source>private to %1</source>
         <translation>私信给 %1</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/bubbles.py" line="174"/>
+        <location filename="../../desktop/widgets/bubbles.py" line="183"/>
         <source>private</source>
         <translation>私信</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/bubbles.py" line="176"/>
+        <location filename="../../desktop/widgets/bubbles.py" line="185"/>
+        <source>edited</source>
+        <translation>已编辑</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/widgets/bubbles.py" line="187"/>
         <source>sending…</source>
         <translation>发送中…</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/bubbles.py" line="178"/>
+        <location filename="../../desktop/widgets/bubbles.py" line="189"/>
         <source>not sent: longer than %1 characters</source>
         <translation>未发送:超过 %1 个字符</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/bubbles.py" line="180"/>
+        <location filename="../../desktop/widgets/bubbles.py" line="191"/>
         <source>not sent: the server refused it</source>
         <translation>未发送:服务器拒绝了这条消息</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/bubbles.py" line="182"/>
+        <location filename="../../desktop/widgets/bubbles.py" line="193"/>
         <source>not sent — click to retry</source>
         <translation>未发送 — 点击重试</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/widgets/bubbles.py" line="365"/>
+        <source>Message deleted</source>
+        <translation>消息已删除</translation>
     </message>
 </context>
 <context>
@@ -277,17 +305,17 @@
 <context>
     <name>MainWindow</name>
     <message>
-        <location filename="../../desktop/window.py" line="447"/>
+        <location filename="../../desktop/window.py" line="457"/>
         <source>The server&apos;s certificate is not trusted yet</source>
         <translation>服务器的证书尚未被信任</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="448"/>
+        <location filename="../../desktop/window.py" line="458"/>
         <source>The server&apos;s certificate has changed</source>
         <translation>服务器的证书已更改</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="465"/>
+        <location filename="../../desktop/window.py" line="475"/>
         <source>This server now presents a different certificate. Someone may be listening in, or the host made a new one.
 
 SHA-256: %1
@@ -300,7 +328,7 @@ SHA-256：%1
 信任新的证书吗？</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="469"/>
+        <location filename="../../desktop/window.py" line="479"/>
         <source>Compare this fingerprint with the one the host shows.
 
 SHA-256: %1
@@ -313,134 +341,134 @@ SHA-256：%1
 信任此服务器吗？</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="472"/>
+        <location filename="../../desktop/window.py" line="482"/>
         <source>Server certificate</source>
         <translation>服务器证书</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="186"/>
+        <location filename="../../desktop/window.py" line="189"/>
         <source>Not connected</source>
         <translation>未连接</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="190"/>
-        <location filename="../../desktop/window.py" line="390"/>
-        <location filename="../../desktop/window.py" line="394"/>
+        <location filename="../../desktop/window.py" line="193"/>
+        <location filename="../../desktop/window.py" line="400"/>
+        <location filename="../../desktop/window.py" line="404"/>
         <source>Join room</source>
         <translation>加入房间</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="337"/>
+        <location filename="../../desktop/window.py" line="346"/>
         <source>Enter a name first</source>
         <translation>请先输入用户名</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="341"/>
+        <location filename="../../desktop/window.py" line="350"/>
         <source>Enter a room</source>
         <translation>请输入房间号</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="373"/>
+        <location filename="../../desktop/window.py" line="383"/>
         <source>Switch room</source>
         <translation>切换房间</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="375"/>
+        <location filename="../../desktop/window.py" line="385"/>
         <source>Type another room and press Enter to switch</source>
         <translation>输入另一个房间号并按 Enter 即可切换</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="391"/>
+        <location filename="../../desktop/window.py" line="401"/>
         <source>Joining…</source>
         <translation>正在加入…</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="392"/>
+        <location filename="../../desktop/window.py" line="402"/>
         <source>Joined</source>
         <translation>已加入</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="393"/>
+        <location filename="../../desktop/window.py" line="403"/>
         <source>Reconnecting...</source>
         <translation>正在重连...</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="404"/>
+        <location filename="../../desktop/window.py" line="414"/>
         <source>Online in %1</source>
         <translation>已在房间「%1」在线</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="406"/>
+        <location filename="../../desktop/window.py" line="416"/>
         <source>Connecting…</source>
         <translation>正在连接…</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="408"/>
+        <location filename="../../desktop/window.py" line="418"/>
         <source>Reconnecting: %1</source>
         <translation>正在重连：%1</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="410"/>
+        <location filename="../../desktop/window.py" line="420"/>
         <source>Gave up reconnecting: %1</source>
         <translation>已停止重连：%1</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="412"/>
+        <location filename="../../desktop/window.py" line="422"/>
         <source>Offline: %1</source>
         <translation>离线：%1</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="420"/>
+        <location filename="../../desktop/window.py" line="430"/>
         <source>%1 — retry %2 in %3 s</source>
         <translation>%1 — %3 秒后第 %2 次重试</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="440"/>
+        <location filename="../../desktop/window.py" line="450"/>
         <source>That name is already taken in this room</source>
         <translation>这个名字在本房间已被占用</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="441"/>
+        <location filename="../../desktop/window.py" line="451"/>
         <source>That name cannot be used</source>
         <translation>不能使用这个名字</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="442"/>
+        <location filename="../../desktop/window.py" line="452"/>
         <source>That room name cannot be used</source>
         <translation>不能使用这个房间名</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="443"/>
+        <location filename="../../desktop/window.py" line="453"/>
         <source>This room needs the right key</source>
         <translation>这个房间需要正确的密钥</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="444"/>
+        <location filename="../../desktop/window.py" line="454"/>
         <source>This server requires a room key: enter it</source>
         <translation>此服务器需要房间密钥：请输入</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="445"/>
+        <location filename="../../desktop/window.py" line="455"/>
         <source>The server cannot store messages right now</source>
         <translation>服务器暂时无法保存消息</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="446"/>
+        <location filename="../../desktop/window.py" line="456"/>
         <source>Not a valid server address</source>
         <translation>服务器地址无效</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="585"/>
+        <location filename="../../desktop/window.py" line="595"/>
         <source>Private message from %1</source>
         <translation>来自 %1 的私信</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="587"/>
+        <location filename="../../desktop/window.py" line="597"/>
         <source>%1 mentioned you</source>
         <translation>%1 提到了你</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="589"/>
+        <location filename="../../desktop/window.py" line="599"/>
         <source>%1 in RoomChat</source>
         <translation>%1 发来新消息</translation>
     </message>
@@ -450,19 +478,76 @@ SHA-256：%1
         <translation>正在端口 %1 上主持：请输入用户名并加入</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="635"/>
+        <location filename="../../desktop/window.py" line="645"/>
         <source>&amp;Language</source>
         <translation>语言(&amp;L)</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="259"/>
+        <location filename="../../desktop/window.py" line="268"/>
         <source>No server yet — host a room on this computer?</source>
         <translation>还没有服务器 — 要在这台电脑上主持一个房间吗？</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="260"/>
+        <location filename="../../desktop/window.py" line="269"/>
         <source>Host a room</source>
         <translation>主持房间</translation>
+    </message>
+</context>
+<context>
+    <name>MessageActions</name>
+    <message>
+        <location filename="../../desktop/message_actions.py" line="109"/>
+        <source>Delete message</source>
+        <translation>删除消息</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/message_actions.py" line="110"/>
+        <source>Delete this message for everyone?
+
+%1</source>
+        <translation>为所有人删除这条消息?
+
+%1</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/message_actions.py" line="112"/>
+        <source>Delete</source>
+        <translation>删除</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/message_actions.py" line="125"/>
+        <source>Not connected: the message was not changed.</source>
+        <translation>未连接:消息没有修改。</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/message_actions.py" line="135"/>
+        <source>it is too old to change</source>
+        <translation>消息太久了,已不能修改</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/message_actions.py" line="136"/>
+        <source>only its sender can change it</source>
+        <translation>只有发送者可以修改</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/message_actions.py" line="137"/>
+        <source>it no longer exists</source>
+        <translation>消息已不存在</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/message_actions.py" line="139"/>
+        <source>Message not changed: %1</source>
+        <translation>消息未修改:%1</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/message_actions.py" line="150"/>
+        <source>That message is older than the history loaded here.</source>
+        <translation>这条消息比这里已加载的历史更早。</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/message_actions.py" line="158"/>
+        <source>not connected</source>
+        <translation>未连接</translation>
     </message>
 </context>
 <context>
@@ -497,26 +582,46 @@ SHA-256：%1
         <source>You were away a long time: only the newest 1,000 messages are shown.</source>
         <translation>你离开太久了:只显示最新的 1000 条消息。</translation>
     </message>
+    <message>
+        <location filename="../../desktop/models.py" line="113"/>
+        <source>Message deleted</source>
+        <translation>消息已删除</translation>
+    </message>
 </context>
 <context>
     <name>MessageView</name>
     <message>
-        <location filename="../../desktop/widgets/message_view.py" line="300"/>
+        <location filename="../../desktop/widgets/message_view.py" line="324"/>
         <source>1 new message ↓</source>
         <translation>1 条新消息 ↓</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/message_view.py" line="302"/>
+        <location filename="../../desktop/widgets/message_view.py" line="326"/>
         <source>%1 new messages ↓</source>
         <translation>%1 条新消息 ↓</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/message_view.py" line="340"/>
+        <location filename="../../desktop/widgets/message_view.py" line="365"/>
+        <source>Reply</source>
+        <translation>回复</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/widgets/message_view.py" line="368"/>
+        <source>Edit</source>
+        <translation>编辑</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/widgets/message_view.py" line="370"/>
+        <source>Delete</source>
+        <translation>删除</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/widgets/message_view.py" line="373"/>
         <source>Copy text</source>
         <translation>复制文字</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/message_view.py" line="343"/>
+        <location filename="../../desktop/widgets/message_view.py" line="376"/>
         <source>Retry sending</source>
         <translation>重新发送</translation>
     </message>
@@ -593,6 +698,54 @@ SHA-256：%1
         <location filename="../../desktop/reachability.py" line="36"/>
         <source>On Windows, a network set to Public blocks discovery and incoming connections: make it Private in the network settings.</source>
         <translation>在 Windows 上，设为“公用”的网络会阻止发现和传入连接：请在网络设置中改为“专用”。</translation>
+    </message>
+</context>
+<context>
+    <name>SearchPanel</name>
+    <message>
+        <location filename="../../desktop/widgets/search_panel.py" line="112"/>
+        <source>private</source>
+        <translation>私信</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/widgets/search_panel.py" line="133"/>
+        <source>Searching…</source>
+        <translation>正在搜索…</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/widgets/search_panel.py" line="135"/>
+        <source>No messages found.</source>
+        <translation>没有找到消息。</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/widgets/search_panel.py" line="137"/>
+        <source>%1 messages found, newest first</source>
+        <translation>找到 %1 条消息,最新的在前</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/widgets/search_panel.py" line="139"/>
+        <source>That message is older than the history loaded here.</source>
+        <translation>这条消息比这里已加载的历史更早。</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/widgets/search_panel.py" line="141"/>
+        <source>Use at most 8 words.</source>
+        <translation>最多使用 8 个词。</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/widgets/search_panel.py" line="143"/>
+        <source>The search failed (%1).</source>
+        <translation>搜索失败(%1)。</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/widgets/search_panel.py" line="149"/>
+        <source>Search this room&apos;s messages…</source>
+        <translation>搜索本房间的消息…</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/widgets/search_panel.py" line="150"/>
+        <source>Close search (Esc)</source>
+        <translation>关闭搜索(Esc)</translation>
     </message>
 </context>
 <context>

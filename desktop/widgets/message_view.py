@@ -361,7 +361,10 @@ class MessageView(QAbstractItemView):
     def message_menu(self, item) -> QMenu:
         """The context menu of one message (built apart so tests can trigger its actions)."""
         menu = QMenu(self)
+        copy = menu.addAction(self.tr("Copy text"))
+        copy.triggered.connect(lambda: copy_with_toast(self.viewport(), item.text))
         if item.kind is not Kind.SYSTEM and item.id and not item.deleted:
+            menu.addSeparator()
             reply = menu.addAction(self.tr("Reply"))
             reply.triggered.connect(lambda: self.replyRequested.emit(item))
             if item.kind is Kind.OWN:
@@ -369,9 +372,6 @@ class MessageView(QAbstractItemView):
                 edit.triggered.connect(lambda: self.editRequested.emit(item))
                 delete = menu.addAction(self.tr("Delete"))
                 delete.triggered.connect(lambda: self.deleteRequested.emit(item))
-            menu.addSeparator()
-        copy = menu.addAction(self.tr("Copy text"))
-        copy.triggered.connect(lambda: copy_with_toast(self.viewport(), item.text))
         if can_retry(item):
             retry = menu.addAction(self.tr("Retry sending"))
             retry.triggered.connect(lambda: self.retryRequested.emit(item.nonce))

@@ -601,22 +601,22 @@ SHA-256：%1
         <translation>%1 条新消息 ↓</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/message_view.py" line="365"/>
+        <location filename="../../desktop/widgets/message_view.py" line="368"/>
         <source>Reply</source>
         <translation>回复</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/message_view.py" line="368"/>
+        <location filename="../../desktop/widgets/message_view.py" line="371"/>
         <source>Edit</source>
         <translation>编辑</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/message_view.py" line="370"/>
+        <location filename="../../desktop/widgets/message_view.py" line="373"/>
         <source>Delete</source>
         <translation>删除</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/message_view.py" line="373"/>
+        <location filename="../../desktop/widgets/message_view.py" line="364"/>
         <source>Copy text</source>
         <translation>复制文字</translation>
     </message>

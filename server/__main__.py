@@ -13,6 +13,7 @@ from pathlib import Path
 
 from . import __version__
 from .app import ChatServer, ServerConfig, TLSError
+from .files import MiB, FileLimits, StorageError
 from .security import pem_fingerprint
 from .search import SearchUnavailable
 from .store import StoreError
@@ -84,6 +85,22 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--retention", type=int, default=10_000, help="messages kept per room (0 = all)")
     parser.add_argument("--edit-window", type=_seconds, default=24 * 3600, metavar="SECONDS",
                         help="how long after sending people may edit or delete a message (default 86400)")
+    files = parser.add_argument_group("shared files")
+    files.add_argument("--max-file-size", type=float, default=100, metavar="MIB",
+                       help="largest file people may share, in MiB (default 100)")
+    files.add_argument("--max-storage", type=float, default=2048, metavar="MIB",
+                       help="all shared files together, in MiB; the oldest are deleted to make room "
+                            "(default 2048)")
+    files.add_argument("--uploads-per-connection", type=int, default=4, metavar="N",
+                       help="files one connection may upload at once (default 4)")
+    files.add_argument("--upload-rate", type=float, default=600, metavar="N",
+                       help="new uploads per minute from one IP address (default 600, 0 = off)")
+    files.add_argument("--upload-bandwidth", type=float, default=0, metavar="MIB/S",
+                       help="upload speed per IP address, in MiB/s (default 0 = as fast as the network)")
+    files.add_argument("--upload-timeout", type=float, default=900, metavar="SECONDS",
+                       help="how long an interrupted upload waits to be resumed (default 900)")
+    files.add_argument("--min-free-disk", type=float, default=64, metavar="MIB",
+                       help="refuse uploads that would leave less free disk than this (default 64)")
     parser.add_argument("--key", default=None, help="room key every join must carry")
     parser.add_argument("--allow-origin", action="append", default=[], metavar="URL",
                         help="let browser pages from this origin connect (repeatable; 'null' allows "
@@ -164,6 +181,15 @@ def main(argv: list[str] | None = None) -> int:
         max_conns_per_ip=args.max_conns_per_ip,
         retention=args.retention,
         edit_window=args.edit_window,
+        files=FileLimits(
+            max_file=int(args.max_file_size * MiB),
+            max_total=int(args.max_storage * MiB),
+            uploads_per_connection=max(1, args.uploads_per_connection),
+            uploads_per_minute=args.upload_rate,
+            bandwidth=args.upload_bandwidth * MiB,
+            upload_timeout=args.upload_timeout,
+            min_free_disk=int(args.min_free_disk * MiB),
+        ),
         key=args.key,
         allowed_origins=tuple(args.allow_origin),
         certfile=args.certfile,
@@ -179,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         runner = _runner()
         return runner(serve(config))
-    except (StoreError, TLSError, SearchUnavailable) as exc:
+    except (StoreError, StorageError, TLSError, SearchUnavailable) as exc:
         print(f"roomchat-server: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -25,6 +25,8 @@ from websockets.http11 import Request, Response
 
 from . import __version__, protocol
 from .advertise import Advertiser, mdns_disabled
+from .file_format import CHUNK_HEADER
+from .files import FileLimits, FileService, FileStore
 from .flood import JoinLimitedHub
 from .hub import EDIT_WINDOW, Hub
 from .lan import ipv4_addresses
@@ -33,7 +35,7 @@ from .protocol import SHUTDOWN_REASON, SUBPROTOCOL, ProtocolError, Version
 from .search import SearchIndex
 from .security import OriginPolicy
 from .store import HistoryStore
-from .transport import Endpoint, WebSocketPeer, http_response
+from .transport import Endpoint, StreamedResponse, WebSocketPeer, http_response
 from .webroot import WebRoot
 
 __all__ = ["ServerConfig", "ChatServer", "TLSError"]
@@ -61,6 +63,7 @@ class ServerConfig:
     max_buffer: int = 1024 * 1024
     retention: int = 10_000
     edit_window: float = EDIT_WINDOW  # seconds during which senders may edit or delete a message
+    files: FileLimits = FileLimits()
     # Heartbeat: ping every interval, drop a peer silent for interval + timeout.
     ping_interval: float = 30.0
     ping_timeout: float = 30.0
@@ -105,7 +108,7 @@ def _tls_context(config: ServerConfig) -> ssl.SSLContext | None:
 class ChatPeer(WebSocketPeer):
     """A connection as the chat server keeps it: protocol version, message budget, address."""
 
-    __slots__ = ("version", "bucket", "ip", "deferred")
+    __slots__ = ("version", "bucket", "ip", "deferred", "base_url")
 
     def __init__(self, endpoint: Endpoint) -> None:
         super().__init__(endpoint)
@@ -113,6 +116,7 @@ class ChatPeer(WebSocketPeer):
         self.bucket: TokenBucket | None = None
         self.ip = "?"
         self.deferred: list[str | bytes] | None = None  # frames that arrived while a join was pending
+        self.base_url = ""  # scheme://host as the client reached us: v1 download links use it
 
 
 class ChatServer:
@@ -144,6 +148,7 @@ class ChatServer:
         self.web = WebRoot()
         self._server: asyncio.Server | None = None
         self._hub: Hub | None = None
+        self._files: FileService | None = None  # single process only: files live on its disk
         self._endpoint: Endpoint | None = None
         self._heartbeat: asyncio.Task | None = None
         self._per_ip: dict[str, int] = {}  # open websocket connections by address
@@ -179,6 +184,12 @@ class ChatServer:
         if self.store is not None:
             self._hub = JoinLimitedHub(
                 self.store, self._endpoint, self._schedule_flush, searcher=self.search, **options
+            )
+            self._files = FileService(
+                FileStore(Path(config.data_dir) / "files"),
+                self._hub,
+                limits=config.files,
+                chunk=config.max_frame - CHUNK_HEADER,
             )
         else:
             self._hub = await _cluster_hub(config, self._endpoint, self._schedule_flush, options)
@@ -250,6 +261,8 @@ class ChatServer:
         while True:
             await asyncio.sleep(period)
             self._endpoint.sweep(config.ping_interval, config.ping_timeout)
+            if self._files is not None:
+                self._files.sweep()
 
     async def stop(self, reason: str = SHUTDOWN_REASON) -> None:
         """Deliver what is queued, close every client with 1001 and ``reason``, flush and close
@@ -265,6 +278,8 @@ class ChatServer:
             self._advertiser = None
         self._hub.flush()
         await self._endpoint.shutdown(CloseCode.GOING_AWAY, reason)
+        if self._files is not None:
+            await self._files.close()
         self._hub.flush()
         if self._rooms_report is not None:
             self._rooms_report.cancel()
@@ -274,6 +289,9 @@ class ChatServer:
         log.info("stopped")
 
     async def _close_history(self) -> None:
+        if self._files is not None:
+            self._files.store.close()
+            self._files = None
         if self.search is not None:
             self.search.stop()
         if self.store is not None:
@@ -283,10 +301,11 @@ class ChatServer:
 
     # WebSocketApp -------------------------------------------------------------
 
-    def respond(self, peer: WebSocketPeer, request: Request) -> Response | None:
+    def respond(self, peer: ChatPeer, request: Request) -> Response | StreamedResponse | None:
         """Refuse a websocket (origin, per-IP limit), or answer HTTP; None admits it."""
         if request.headers.get("Upgrade", "").lower() == "websocket":
             ip = peer.remote_ip
+            peer.base_url = f"{'https' if self.tls else 'http'}://{request.headers.get('Host', ip)}"
             refusal = self.origin_policy.refusal(request.headers.get("Origin"), request.headers.get("Host"))
             if refusal is not None:
                 log.warning("refused a websocket from %s: %s", ip, refusal)
@@ -298,6 +317,8 @@ class ChatServer:
                 )
             return None
         path = request.path.split("?", 1)[0]
+        if path.startswith("/files/") and self._files is not None:
+            return self._files.respond(path)
         if path == "/healthz":
             health = {
                 "status": "ok",
@@ -333,7 +354,13 @@ class ChatServer:
             peer.deferred.append(frame)
             return
         try:
+            if isinstance(frame, bytes) and peer.version is Version.V2:
+                self._files_or_refuse().chunk(peer, frame)
+                return
             message = protocol.parse_client(frame)
+            if isinstance(message, (protocol.FileOffer, protocol.FileCancel)) and peer.version is Version.V2:
+                self._file_message(peer, message)  # uploads have their own budgets
+                return
             if not peer.bucket.allow():
                 raise ProtocolError(
                     protocol.ErrorCode.RATE_LIMITED,
@@ -366,6 +393,21 @@ class ChatServer:
             log.exception("frame handling failed")
             peer.close(CloseCode.INTERNAL_ERROR, "internal error")
 
+    def _files_or_refuse(self) -> FileService:
+        if self._files is None:
+            raise ProtocolError(protocol.ErrorCode.UNAVAILABLE, "this server does not take files (several "
+                                "processes share it, and each keeps its own disk)")
+        return self._files
+
+    def _file_message(self, peer: ChatPeer, message: protocol.FileOffer | protocol.FileCancel) -> None:
+        if isinstance(message, protocol.FileOffer):
+            try:
+                self._files_or_refuse().offer(peer, message)
+            except ProtocolError as error:
+                raise ProtocolError(error.code, error.message, message.nonce) from None
+        else:
+            self._files_or_refuse().cancel(peer, message)
+
     def _undefer(self, peer: ChatPeer) -> None:
         frames, peer.deferred = peer.deferred or [], None
         for index, frame in enumerate(frames):
@@ -376,6 +418,8 @@ class ChatServer:
 
     def closed(self, peer: ChatPeer) -> None:
         assert self._hub is not None
+        if self._files is not None:
+            self._files.disconnected(peer)
         self._hub.disconnect(peer)
         remaining = self._per_ip[peer.ip] - 1
         if remaining:

@@ -32,6 +32,7 @@ from .protocol import (
     EditRecord,
     Error,
     ErrorCode,
+    FileRef,
     History as HistoryMessage,
     Members,
     Notice,
@@ -137,6 +138,24 @@ class Delivery(Protocol):
     """Fan-out: one encoded frame to many sessions (framed once, not once per session)."""
 
     def broadcast(self, sessions: Iterable[Session], text: str) -> None: ...
+
+
+class _Departed:
+    """The session of an uploader who left before its file was stored: it hears nothing."""
+
+    version = Version.V2
+
+    def send(self, text: str) -> None:
+        pass
+
+    def send_history(self, text: str) -> None:
+        pass
+
+    def close(self, code: int, reason: str) -> None:
+        pass
+
+
+DEPARTED = _Departed()
 
 
 @dataclass(eq=False, slots=True)
@@ -284,16 +303,9 @@ class Hub:
 
     def chat(self, session: Session, request: protocol.Chat) -> None:
         """Queue a message; it is stored and delivered by the next :meth:`flush`."""
-        member = self._members.get(session)
-        if member is None:
-            raise ProtocolError(ErrorCode.NOT_JOINED, "join a room first", request.nonce)
+        member = self.sender(session, request.nonce)
         v2 = session.version is Version.V2
-        to = request.to if v2 else None
-        if to is not None:
-            addressee = member.room.find(to)
-            if addressee is None:
-                raise ProtocolError(ErrorCode.NO_SUCH_MEMBER, f"{to!r} is not in this room", request.nonce)
-            to = addressee
+        to = self.addressee(member, request.to if v2 else None, request.nonce)
         quote = None
         if request.reply_to is not None and v2:
             original = self._visible_message(member, request.reply_to, request.nonce)
@@ -313,10 +325,47 @@ class Hub:
             member,
         )
 
+    def sender(self, session: Session, nonce: str | None = None) -> Member:
+        """The member ``session`` speaks as; ProtocolError(NOT_JOINED) if it joined no room."""
+        member = self._members.get(session)
+        if member is None:
+            raise ProtocolError(ErrorCode.NOT_JOINED, "join a room first", nonce)
+        return member
+
+    def addressee(self, member: Member, to: str | None, nonce: str | None) -> str | None:
+        """The spelling of ``to`` in ``member``'s room, or ProtocolError if nobody has that name."""
+        if to is None:
+            return None
+        addressee = member.room.find(to)
+        if addressee is None:
+            raise ProtocolError(ErrorCode.NO_SUCH_MEMBER, f"{to!r} is not in this room", nonce)
+        return addressee
+
+    def share_file(
+        self, room_name: str, sender: str, to: str | None, file: FileRef, content: str, nonce: str | None
+    ) -> None:
+        """Queue the record of a completely stored upload: a chat message carrying ``file``.
+
+        The uploader may have left (or reconnected) since it began: the record is posted in its
+        name all the same, and acknowledged to whoever holds that name now.
+        """
+        room = self._rooms.get(room_name)
+        if room is None:
+            room = self._rooms[room_name] = Room(room_name, self._history.last_id(room_name) + 1)
+        member = room.members.get(name_key(sender)) or Member(DEPARTED, sender, room, "")
+        self._queue(
+            ChatRecord(room.next_id, room.name, member.name, content, int(self._clock() * 1000), to, nonce,
+                       file=file),
+            member,
+        )
+
     def edit(self, session: Session, request: protocol.Edit) -> None:
         """Queue an edit of the member's own message: an event of its own, stored and delivered like one."""
         member = self._member_v2(session, request.nonce)
         original = self._own_message(member, request.target, request.nonce)
+        if original.file is not None:
+            raise ProtocolError(ErrorCode.NOT_ALLOWED, "a shared file cannot be edited; delete it instead",
+                                request.nonce)
         room = member.room
         self._queue(
             EditRecord(

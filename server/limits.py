@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-__all__ = ["TokenBucket"]
+__all__ = ["TokenBucket", "ByteRate"]
 
 
 class TokenBucket:
@@ -36,3 +36,28 @@ class TokenBucket:
             self._tokens -= 1
             return True
         return False
+
+
+class ByteRate:
+    """Spends bytes against ``rate`` bytes per second (bursts of one second's worth) and says
+    how long the spender should wait before it is owed more: the upload window's pacing.
+
+    A rate of 0 (or less) disables the limit.
+    """
+
+    __slots__ = ("rate", "_balance", "_stamp", "_clock")
+
+    def __init__(self, rate: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.rate = rate
+        self._balance = rate
+        self._clock = clock
+        self._stamp = clock()
+
+    def spend(self, count: int) -> float:
+        """Take ``count`` bytes (the balance may go negative); seconds until it is positive."""
+        if self.rate <= 0:
+            return 0.0
+        now = self._clock()
+        self._balance = min(self.rate, self._balance + (now - self._stamp) * self.rate) - count
+        self._stamp = now
+        return 0.0 if self._balance >= 0 else -self._balance / self.rate

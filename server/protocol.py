@@ -22,6 +22,8 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any, Union
 
+from .file_format import IMAGE_TYPES, file_path, safe_file_name, valid_mime
+
 __all__ = [
     "SUBPROTOCOL",
     "HOST_CLOSED_REASON",
@@ -38,7 +40,10 @@ __all__ = [
     "Typing",
     "Leave",
     "Ping",
+    "FileOffer",
+    "FileCancel",
     "ClientMessage",
+    "FileRef",
     "Quote",
     "ChatRecord",
     "EditRecord",
@@ -52,6 +57,8 @@ __all__ = [
     "TypingNotice",
     "Error",
     "Pong",
+    "FileAccept",
+    "FileAck",
     "ServerMessage",
     "parse_client",
     "parse_server",
@@ -67,6 +74,8 @@ __all__ = [
     "history_reset_notice",
     "welcome_text_v1",
     "name_taken_text_v1",
+    "file_ref",
+    "file_ref_obj",
 ]
 
 SUBPROTOCOL = "roomchat.v2"
@@ -103,6 +112,10 @@ class ErrorCode(str, enum.Enum):
     NO_SUCH_MESSAGE = "no_such_message"
     NOT_ALLOWED = "not_allowed"
     TOO_LATE = "too_late"
+    FILE_TOO_BIG = "file_too_big"
+    STORAGE_FULL = "storage_full"
+    TOO_MANY_UPLOADS = "too_many_uploads"
+    UPLOAD_UNKNOWN = "upload_unknown"
 
 
 class ProtocolError(ValueError):
@@ -129,6 +142,8 @@ class Limits:
     # Search
     query_max: int = 200
     query_terms_max: int = 8
+    # Files
+    file_name_max: int = 255  # characters of a file name, after sanitising
 
 
 DEFAULT_LIMITS = Limits()
@@ -194,7 +209,26 @@ class Ping:
     pass
 
 
-ClientMessage = Union[Join, Chat, Edit, Delete, Search, Typing, Leave, Ping]
+@dataclass(frozen=True, slots=True)
+class FileOffer:
+    """Start an upload of ``size`` bytes, or resume the one the server issued ``upload`` for."""
+
+    name: str
+    size: int
+    mime: str = "application/octet-stream"
+    nonce: str | None = None
+    to: str | None = None
+    upload: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FileCancel:
+    """Stop an upload and let the server discard its bytes."""
+
+    upload: str
+
+
+ClientMessage = Union[Join, Chat, Edit, Delete, Search, Typing, Leave, Ping, FileOffer, FileCancel]
 """Everything a client may send."""
 
 
@@ -211,11 +245,29 @@ class Quote:
 
 
 @dataclass(frozen=True, slots=True)
+class FileRef:
+    """A stored file as a message carries it. ``id`` is the download capability (random, not
+    the hash); ``mime`` is one of IMAGE_TYPES only if the server found that type in the bytes."""
+
+    id: str
+    name: str
+    size: int
+    mime: str
+    sha256: str
+
+    @property
+    def is_image(self) -> bool:
+        return self.mime in IMAGE_TYPES
+
+
+@dataclass(frozen=True, slots=True)
 class ChatRecord:
     """One chat message as stored and delivered; ``to`` marks a private message.
 
     ``edited`` (time of the last edit) and ``deleted`` give the message's current state:
     history shows it as it is now, the events that changed it follow as their own records.
+    A shared file is a message whose ``file`` is set; its ``content`` is the line a v1 page
+    shows (name, size, download link).
     """
 
     id: int
@@ -228,6 +280,7 @@ class ChatRecord:
     reply: Quote | None = None
     edited: int | None = None
     deleted: bool = False
+    file: FileRef | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -318,8 +371,31 @@ class Pong:
     pass
 
 
+@dataclass(frozen=True, slots=True)
+class FileAccept:
+    """The server takes an upload: send binary chunks under ``handle`` from ``offset`` on,
+    at most ``chunk`` bytes of data each, never more than ``window`` bytes beyond the last ack.
+    ``upload`` is the secret to resume it with after a reconnect."""
+
+    upload: str
+    handle: int
+    offset: int
+    window: int
+    chunk: int
+    nonce: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FileAck:
+    """``offset`` bytes of ``upload`` are on the server's disk (credit for the next window)."""
+
+    upload: str
+    offset: int
+
+
 ServerMessage = Union[
-    ChatRecord, EditRecord, DeleteRecord, SearchResults, Welcome, History, Members, Notice, TypingNotice, Error, Pong
+    ChatRecord, EditRecord, DeleteRecord, SearchResults, Welcome, History, Members, Notice, TypingNotice, Error, Pong,
+    FileAccept, FileAck,
 ]
 """Everything the server may send."""
 
@@ -492,7 +568,37 @@ def parse_client(text: str | bytes, limits: Limits = DEFAULT_LIMITS) -> ClientMe
         return Typing(active)
     if kind == "leave":
         return Leave()
+    if kind == "file_offer":
+        return _file_offer(obj, limits)
+    if kind == "file_cancel":
+        upload = _optional_str(obj, "upload", limits.key_max)
+        if upload is None:
+            raise ProtocolError(ErrorCode.BAD_MESSAGE, "'upload' is missing")
+        return FileCancel(upload)
     raise ProtocolError(ErrorCode.UNKNOWN_TYPE, "unknown message type")
+
+
+def _file_offer(obj: dict, limits: Limits) -> FileOffer:
+    nonce = _optional_str(obj, "nonce", limits.nonce_max)
+    size = obj.get("size")
+    if isinstance(size, bool) or not isinstance(size, int) or not 0 <= size < 2**63:
+        raise ProtocolError(ErrorCode.BAD_MESSAGE, "'size' must be a number of bytes", nonce)
+    name = obj.get("name")
+    if not isinstance(name, str) or len(name) > 4 * limits.file_name_max:
+        raise ProtocolError(ErrorCode.BAD_MESSAGE, "'name' must be a file name", nonce)
+    mime = obj.get("mime")
+    if not isinstance(mime, str) or not valid_mime(mime):
+        mime = "application/octet-stream"  # a claim only: the server looks at the bytes
+    to = obj.get("to")
+    if to is not None:
+        try:
+            to = normalize_name(to, limits)
+        except ProtocolError as exc:
+            raise ProtocolError(ErrorCode.NO_SUCH_MEMBER, exc.message, nonce) from None
+    return FileOffer(
+        safe_file_name(name, limits.file_name_max), size, mime.lower(), nonce, to,
+        _optional_str(obj, "upload", limits.key_max),
+    )
 
 
 def _quote(obj: Any) -> Quote | None:
@@ -518,13 +624,25 @@ def _record(obj: dict) -> Record:
     if kind == "delete":
         return DeleteRecord(target=int(obj["target"]), **common)
     edited = obj.get("edited")
+    file = obj.get("file")
     return ChatRecord(
         content=str(obj["content"]),
         reply=_quote(obj.get("replyTo")),
         edited=None if edited is None else int(edited),
         deleted=bool(obj.get("deleted")),
+        file=None if file is None else file_ref(file),
         **common,
     )
+
+
+def file_ref(obj: dict) -> FileRef:
+    """A FileRef from its JSON object (a frame's ``file``, or the store's column)."""
+    return FileRef(str(obj["id"]), str(obj["name"]), int(obj["size"]), str(obj["type"]), str(obj["sha256"]))
+
+
+def file_ref_obj(ref: FileRef) -> dict:
+    return {"id": ref.id, "name": ref.name, "size": ref.size, "type": ref.mime, "sha256": ref.sha256,
+            "url": file_path(ref)}
 
 
 def parse_server(text: str | bytes) -> ServerMessage:
@@ -557,6 +675,13 @@ def parse_server(text: str | bytes) -> ServerMessage:
             return Members(tuple(str(m) for m in obj["members"]))
         if kind == "typing":
             return TypingNotice(str(obj["from"]), bool(obj.get("active", True)))
+        if kind == "file_accept":
+            return FileAccept(
+                str(obj["upload"]), int(obj["handle"]), int(obj["offset"]), int(obj["window"]),
+                int(obj["chunk"]), obj.get("nonce"),
+            )
+        if kind == "file_ack":
+            return FileAck(str(obj["upload"]), int(obj["offset"]))
         if kind == "error":
             try:
                 code = ErrorCode(obj.get("code"))
@@ -591,6 +716,8 @@ def _record_obj(msg: Record, *, with_nonce: bool) -> dict:
             obj["edited"] = msg.edited
         if msg.deleted:
             obj["deleted"] = True
+        if msg.file is not None and not msg.deleted:
+            obj["file"] = file_ref_obj(msg.file)
     else:
         obj = {
             "type": "edit" if isinstance(msg, EditRecord) else "delete",
@@ -689,6 +816,22 @@ def encode(msg: ServerMessage | ClientMessage) -> str:
         return _dumps(obj)
     if isinstance(msg, Typing):
         return _dumps({"type": "typing", "active": msg.active})
+    if isinstance(msg, FileAccept):
+        obj = {"type": "file_accept", "upload": msg.upload, "handle": msg.handle, "offset": msg.offset,
+               "window": msg.window, "chunk": msg.chunk}
+        if msg.nonce is not None:
+            obj["nonce"] = msg.nonce
+        return _dumps(obj)
+    if isinstance(msg, FileAck):
+        return _dumps({"type": "file_ack", "upload": msg.upload, "offset": msg.offset})
+    if isinstance(msg, FileOffer):
+        obj = {"type": "file_offer", "name": msg.name, "size": msg.size, "mime": msg.mime}
+        for key, value in (("nonce", msg.nonce), ("to", msg.to), ("upload", msg.upload)):
+            if value is not None:
+                obj[key] = value
+        return _dumps(obj)
+    if isinstance(msg, FileCancel):
+        return _dumps({"type": "file_cancel", "upload": msg.upload})
     raise TypeError(f"cannot encode {type(msg).__name__}")
 
 

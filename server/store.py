@@ -12,13 +12,14 @@ thread does, on its own connection, while the event loop goes on committing.
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from .protocol import ChatRecord, DeleteRecord, EditRecord, Quote, Record, name_key
+from .protocol import ChatRecord, DeleteRecord, EditRecord, Quote, Record, file_ref, file_ref_obj, name_key
 
 __all__ = ["HistoryStore", "StoreError", "COLUMNS", "visible_clause", "record_from_row"]
 
@@ -43,7 +44,8 @@ CREATE TABLE IF NOT EXISTS messages (
     quote_sender TEXT,
     quote_text TEXT,
     edited INTEGER,
-    deleted INTEGER NOT NULL DEFAULT 0
+    deleted INTEGER NOT NULL DEFAULT 0,
+    file TEXT  -- JSON of a shared file (protocol.file_ref_obj), NULL for a chat line
 );
 CREATE UNIQUE INDEX IF NOT EXISTS messages_by_room ON messages (room, id);
 CREATE TABLE IF NOT EXISTS identities (
@@ -70,12 +72,13 @@ ADDED_COLUMNS = {
     "quote_text": "TEXT",
     "edited": "INTEGER",
     "deleted": "INTEGER NOT NULL DEFAULT 0",
+    "file": "TEXT",
 }
 
 KIND_CHAT, KIND_EDIT, KIND_DELETE = 0, 1, 2
 """``messages.kind``: a message, or an event that changed an earlier one (``target``)."""
 
-COLUMNS = "id, room, sender, content, ts, recipient, nonce, kind, target, reply_to, quote_sender, quote_text, edited, deleted"
+COLUMNS = "id, room, sender, content, ts, recipient, nonce, kind, target, reply_to, quote_sender, quote_text, edited, deleted, file"
 
 
 def visible_clause(room: str, user: str, private: bool) -> tuple[str, tuple[str, ...]]:
@@ -188,7 +191,7 @@ class HistoryStore:
         """
         plain, rich = [], []
         for r in records:
-            if type(r) is ChatRecord and r.reply is None:
+            if type(r) is ChatRecord and r.reply is None and r.file is None:
                 plain.append(
                     (r.room, r.id, r.sender, name_key(r.sender), r.to, None if r.to is None else name_key(r.to),
                      r.content, r.timestamp, r.nonce)
@@ -220,9 +223,10 @@ class HistoryStore:
     def _append_rich(self, r: Record) -> None:
         """A reply, or an event together with its effect on the message it changes."""
         db = self._db
-        kind, target, content, quote = KIND_CHAT, None, "", None
+        kind, target, content, quote, file = KIND_CHAT, None, "", None, None
         if isinstance(r, ChatRecord):
             content, quote = r.content, r.reply
+            file = None if r.file is None else json.dumps(file_ref_obj(r.file), ensure_ascii=False)
         else:
             target = r.target
             if isinstance(r, EditRecord):
@@ -246,13 +250,15 @@ class HistoryStore:
                 )
         db.execute(
             "INSERT INTO messages (room, id, sender, sender_key, recipient, recipient_key, content, ts, nonce,"
-            " kind, target, reply_to, quote_sender, quote_text) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " kind, target, reply_to, quote_sender, quote_text, file)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 r.room, r.id, r.sender, name_key(r.sender), r.to, None if r.to is None else name_key(r.to),
                 content, r.timestamp, r.nonce, kind, target,
                 None if quote is None else quote.id,
                 None if quote is None else quote.sender,
                 None if quote is None else quote.excerpt,
+                file,
             ),
         )
 
@@ -352,10 +358,12 @@ def _add_missing_columns(db: sqlite3.Connection) -> None:
 
 def record_from_row(row: tuple) -> Record:
     """A row of :data:`COLUMNS` as the record it stores."""
-    id_, room, sender, content, ts, to, nonce, kind, target, reply_to, quote_sender, quote_text, edited, deleted = row
+    (id_, room, sender, content, ts, to, nonce, kind, target, reply_to, quote_sender, quote_text, edited, deleted,
+     file) = row
     if kind == KIND_EDIT:
         return EditRecord(id_, room, sender, target, content, ts, to, nonce)
     if kind == KIND_DELETE:
         return DeleteRecord(id_, room, sender, target, ts, to, nonce)
     quote = None if reply_to is None else Quote(reply_to, quote_sender, quote_text)
-    return ChatRecord(id_, room, sender, content, ts, to, nonce, quote, edited, bool(deleted))
+    return ChatRecord(id_, room, sender, content, ts, to, nonce, quote, edited, bool(deleted),
+                      None if file is None else file_ref(json.loads(file)))

@@ -29,7 +29,8 @@ import http
 import logging
 import struct
 from collections.abc import Callable, Iterable, Sequence
-from typing import Protocol
+from dataclasses import dataclass
+from typing import BinaryIO, Protocol
 
 from websockets.datastructures import Headers
 from websockets.exceptions import ProtocolError as FrameError
@@ -42,7 +43,9 @@ try:
 except ImportError:  # pragma: no cover - websockets built without its C extension
     from websockets.utils import apply_mask
 
-__all__ = ["Endpoint", "WebSocketApp", "WebSocketPeer", "PeerState", "http_response", "text_frame"]
+__all__ = [
+    "Endpoint", "WebSocketApp", "WebSocketPeer", "PeerState", "StreamedResponse", "http_response", "text_frame",
+]
 
 log = logging.getLogger(__name__)
 
@@ -117,10 +120,22 @@ def http_response(status: http.HTTPStatus, body: bytes, content_type: str) -> Re
     return Response(status.value, status.phrase, headers, body)
 
 
+@dataclass(slots=True)
+class StreamedResponse:
+    """An HTTP answer whose body is read from an open file as fast as the client takes it
+    (a shared file: never whole in memory). ``response`` carries status and headers."""
+
+    response: Response
+    body: BinaryIO
+
+
+STREAM_CHUNK = 256 * 1024
+
+
 class WebSocketApp(Protocol):
     """What the transport asks of the application (server.app.ChatServer)."""
 
-    def respond(self, peer: WebSocketPeer, request: Request) -> Response | None:
+    def respond(self, peer: WebSocketPeer, request: Request) -> Response | StreamedResponse | None:
         """An HTTP response for this request, or None to go on with the WebSocket handshake."""
 
     def opened(self, peer: WebSocketPeer) -> None:
@@ -263,7 +278,7 @@ class WebSocketPeer(asyncio.Protocol):
     __slots__ = (
         "endpoint", "transport", "state", "heard", "pinged", "subprotocol", "chunks",
         "history_allowance", "_buffer", "_need", "_budget", "_fragments", "_fragment_size",
-        "_fragment_opcode",
+        "_fragment_opcode", "_body", "_paused",
     )
 
     def __init__(self, endpoint: Endpoint) -> None:
@@ -281,6 +296,8 @@ class WebSocketPeer(asyncio.Protocol):
         self._fragments: list[bytes] | None = None
         self._fragment_size = 0  # bytes in _fragments, kept as a running total
         self._fragment_opcode = OP_TEXT
+        self._body: BinaryIO | None = None  # a file being sent as an HTTP response body
+        self._paused = False  # the transport's buffer is full (asyncio flow control)
 
     @property
     def remote_ip(self) -> str:
@@ -313,6 +330,8 @@ class WebSocketPeer(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self.heard = self.endpoint.loop.time()
+        if self._body is not None:
+            return  # one request per connection: the rest is ignored while its answer streams
         searched = 0
         buffer = self._buffer
         if buffer or self._need:
@@ -329,7 +348,18 @@ class WebSocketPeer(asyncio.Protocol):
     def eof_received(self) -> None:
         self._closing()  # the transport closes itself
 
+    def pause_writing(self) -> None:
+        self._paused = True
+
+    def resume_writing(self) -> None:
+        self._paused = False
+        if self._body is not None:
+            self._pump()
+
     def connection_lost(self, exc: Exception | None) -> None:
+        if self._body is not None:
+            self._body.close()
+            self._body = None
         self._closing()
         self.state = PeerState.CLOSED
         self.chunks = None
@@ -383,6 +413,12 @@ class WebSocketPeer(asyncio.Protocol):
             return
         request = events[0]
         response = endpoint.app.respond(self, request)
+        if isinstance(response, StreamedResponse):
+            response.response.headers["Server"] = endpoint.server_header
+            self.transport.write(response.response.serialize())
+            self._body = response.body
+            self._pump()
+            return
         if response is None:
             offered = {
                 token.strip()
@@ -403,6 +439,20 @@ class WebSocketPeer(asyncio.Protocol):
         rest = data[end + 4 :]
         if rest and self.state is PeerState.OPEN:
             self._frames(rest)
+
+    def _pump(self) -> None:
+        """Write the body until the transport's buffer is full; resume_writing calls again."""
+        body = self._body
+        assert body is not None
+        while not self._paused and not self.transport.is_closing():
+            chunk = body.read(STREAM_CHUNK)
+            self.heard = self.endpoint.loop.time()  # progress: the sweep's handshake timeout waits
+            if not chunk:
+                body.close()
+                self._body = None
+                self._drain()
+                return
+            self.transport.write(chunk)
 
     def _refuse(self, status: http.HTTPStatus, text: str) -> None:
         self.transport.write(ServerProtocol().reject(status, text).serialize())

@@ -339,7 +339,7 @@ class WebSocketPeer(asyncio.Protocol):
             buffer += data  # a bytearray: appended in place, not copied per chunk
             if len(buffer) < self._need:
                 return
-            data, self._buffer = buffer, b""
+            data, self._buffer, self._need = buffer, b"", 0
         if self.state is PeerState.CONNECTING:
             self._handshake(data, searched)
         elif self.state is PeerState.OPEN or self.state is PeerState.CLOSING:

@@ -788,3 +788,23 @@ def test_a_long_resume_is_capped_flagged_and_not_mistaken_for_a_slow_member(tmp_
         assert ids == list(range(501, RESUME_MAX + 501))  # the newest, in order
     finally:
         thread.stop()
+
+
+def test_a_message_completed_by_a_later_read_leaves_the_connection_reading(server_thread):
+    """A frame that arrives in two reads is parsed once whole; what comes after it still is."""
+    sock = raw_websocket(server_thread.port)
+    try:
+        sock.sendall(client_frame(0x1, json.dumps({"type": "join", "userId": "split", "room": "r"}).encode()))
+        frame = client_frame(0x1, json.dumps({"type": "chat", "content": "x" * 60_000}).encode())
+        sock.sendall(frame[:30_000])
+        time.sleep(0.2)  # the server reads the first half on its own
+        sock.sendall(frame[30_000:])
+        time.sleep(0.2)
+        sock.sendall(client_frame(0x1, b'{"type":"ping"}'))
+        received = b""
+        deadline = time.monotonic() + 5
+        while b'"pong"' not in received and time.monotonic() < deadline:
+            received += sock.recv(65536)
+        assert b'"pong"' in received
+    finally:
+        sock.close()

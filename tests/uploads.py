@@ -57,7 +57,7 @@ class Uploader:
                     self._ack_event.set()  # a stream waiting for credit learns it failed
                 else:
                     self.other.append(frame)
-        except Exception:  # noqa: BLE001 - connection gone: waiters fail below
+        except Exception:  # noqa: BLE001 - connection gone: waiters are cancelled below
             pass
         for waiter in self._waiters.values():
             if not waiter.done():

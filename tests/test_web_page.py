@@ -163,7 +163,8 @@ def open_page(browser, server, loop):
 
         def on_socket(socket) -> None:
             seen.socket_urls.append(socket.url)
-            socket.on("framesent", lambda payload: seen.sent_frames.append(json.loads(payload)))
+            socket.on("framesent", lambda payload: isinstance(payload, str)  # binary: upload chunks
+                      and seen.sent_frames.append(json.loads(payload)))
 
         page.on("websocket", on_socket)
         if fake_clock:

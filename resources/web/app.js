@@ -1,6 +1,7 @@
 /* RoomChat browser page (an ES module): join form, message log, outbox of unconfirmed messages,
    members, private messages, typing indicator; replies, edits and deletions (message_actions.js)
    and search (search_panel.js). Every piece of user data is put in the page as text. */
+import { FileTransfers } from "./files.js";
 import { appendLinkified } from "./linkify.js";
 import { MessageActions } from "./message_actions.js";
 import { SearchPanel } from "./search_panel.js";
@@ -55,6 +56,7 @@ import { TypingIndicator } from "./typing.js";
   };
 
   const typers = new TypingIndicator($("typing"));
+  let files = null; // FileTransfers, made with the other page parts below
   const connection = new ChatConnection({
     onOpen: () => {
       setStatus("connecting", t("statusConnecting"));
@@ -207,6 +209,10 @@ import { TypingIndicator } from "./typing.js";
     const bubble = chatBubble({ from: String(message.from), content: message.content,
       to: message.to, timestamp: message.timestamp, own });
     bubble.dataset.id = String(message.id);
+    if (message.file && typeof message.file === "object") {
+      bubble.querySelector(".text").replaceChildren(files.render(message.file));
+      if (own) files.recorded(message);
+    }
     actions.decorate(bubble, message, { own });
     appendToLog(bubble, { countUnread: countUnread && !own });
     if (own) return;
@@ -485,6 +491,7 @@ import { TypingIndicator } from "./typing.js";
     updateMembers(Array.isArray(message.members) ? message.members : []);
     updateComposer();
     search.setAvailable(true);
+    files.rejoined();
     el.msgInput.focus();
   }
 
@@ -510,7 +517,7 @@ import { TypingIndicator } from "./typing.js";
       markFailed(item, message.code);
       return;
     }
-    if (actions.refused(message) || search.refused(message)) return;
+    if (files.handle(message) || actions.refused(message) || search.refused(message)) return;
     if (!state.joined && state.wantRoom) {
       // The join itself was refused: stop, and let the person fix name, room or key.
       connection.stop();
@@ -539,6 +546,7 @@ import { TypingIndicator } from "./typing.js";
         }
         break;
       case "error": onError(message); break;
+      case "file_accept": case "file_ack": files.handle(message); break;
       default: break;
     }
   }
@@ -560,6 +568,7 @@ import { TypingIndicator } from "./typing.js";
     el.msgInput.disabled = !usable;
     el.sendBtn.disabled = !usable || characterCount(el.msgInput.value) > CONTENT_MAX;
     el.emojiBtn.disabled = !usable;
+    files?.setEnabled(usable);
     el.msgInput.placeholder = state.wantRoom && !state.joined ? t("messagePlaceholderOffline")
       : t("messagePlaceholder");
   }
@@ -613,6 +622,7 @@ import { TypingIndicator } from "./typing.js";
     renderText: appendLinkified, afterComposerChange: onComposerInput };
   const actions = new MessageActions(pageParts);
   const search = new SearchPanel({ ...pageParts, jumpTo: (id) => actions.jumpTo(id) });
+  files = new FileTransfers({ ...pageParts, errorText });
   applyStaticStrings();
   el.userId.value = localStorage.getItem(STORAGE_NAME) || "";
   el.room.value = localStorage.getItem(STORAGE_ROOM) || "room-1";

@@ -69,6 +69,13 @@ class ChatConnection {
     return true;
   }
 
+  /** Send one binary frame (an upload chunk); false when there is no open socket. */
+  sendBytes(data) {
+    if (!this.isOpen) return false;
+    this.ws.send(data);
+    return true;
+  }
+
   open() {
     this.reconnectTimer = null;
     const url = (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/";

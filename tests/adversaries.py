@@ -25,7 +25,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,7 +36,7 @@ from server.transport import MAX_FRAGMENTS
 
 __all__ = ["ADVERSARIES", "Adversary", "RoundTrips", "adversary", "joined", "close_code", "reply_code"]
 
-OP_CONT, OP_TEXT, OP_CLOSE, OP_PING, OP_PONG = 0x0, 0x1, 0x8, 0x9, 0xA
+OP_CONT, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
 MAX_MESSAGE = 64 * 1024
 """The server's default message limit (ServerConfig.max_frame)."""
 
@@ -379,6 +379,51 @@ def search_flood(port: int) -> str:
     talker.close()
     return answer
 
+
+
+# Shared files ----------------------------------------------------------------------------------
+
+
+def _text_frames(sock: socket.socket) -> Iterator[dict]:
+    while (frame := _read_frame(sock)) is not None:
+        if frame[0] == OP_CLOSE:
+            return
+        if frame[0] == OP_TEXT:
+            yield json.loads(frame[1])
+
+
+@adversary("a 16 MiB upload as fast as its credit window allows", expect="chat")
+def fast_upload(port: int) -> str:
+    size = 16 * 1024 * 1024
+    sock = joined(port, "uploader")
+    sock.sendall(client_frame(OP_TEXT, json.dumps(
+        {"type": "file_offer", "name": "fast.bin", "size": size, "nonce": "up"}).encode()))
+    frames = _text_frames(sock)
+    accept = next(f for f in frames if f.get("type") in ("file_accept", "error"))
+    if accept["type"] == "error":
+        return f"error {accept['code']}"
+    chunk = bytes(accept["chunk"])
+    head = accept["handle"].to_bytes(4, "big")
+    sent = acked = 0
+    while sent < size:
+        if sent + len(chunk) - acked > accept["window"]:
+            frame = next(frames)
+            if frame.get("type") == "file_ack":
+                acked = frame["offset"]
+            continue
+        piece = chunk[: min(len(chunk), size - sent)]
+        sock.sendall(client_frame(OP_BINARY, head + piece))
+        sent += len(piece)
+    answer = next(f.get("type") for f in frames if f.get("type") in ("chat", "error") and f.get("nonce") == "up")
+    sock.close()
+    return answer
+
+
+@adversary("2,000 binary frames for an upload that was never offered", expect="error bad_message")
+def stray_chunks(port: int) -> str:
+    sock = joined(port, "stray")
+    _send_ignoring_refusal(sock, client_frame(OP_BINARY, b"\x00\x00\x00\x07" + bytes(30_000)) * 2000)
+    return reply_code(sock, skip=("system", "members"))
 
 if __name__ == "__main__":
     _watch(int(sys.argv[1]), float(sys.argv[2]))

@@ -35,6 +35,7 @@ from PySide6.QtCore import QObject, Signal
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
+from desktop import guard
 from desktop.addresses import normalize_url
 from desktop.failures import Failure, classify, close_failure
 from desktop.session_end import SessionLost, SessionStop, failure_detail
@@ -65,7 +66,6 @@ from server.protocol import (
     Welcome,
     encode,
     name_key,
-    parse_server,
 )
 
 __all__ = [
@@ -469,6 +469,8 @@ class ChatConnection(QObject):
                 self._url,
                 subprotocols=[SUBPROTOCOL],
                 compression=None,
+                max_size=guard.MAX_FRAME,
+                max_queue=guard.MAX_QUEUE,
                 proxy=None,
                 open_timeout=self._open_timeout,
                 ping_interval=self._ws_ping_interval,
@@ -494,6 +496,7 @@ class ChatConnection(QObject):
                 self._handle(first)
             while True:
                 self._handle_text(await ws.recv())
+                await asyncio.sleep(0)  # one frame a loop turn: a flood never holds the window up
         except ConnectionClosed:
             if ws.close_code == REPLACED_CLOSE_CODE:
                 raise SessionStop("replaced by a new connection") from None
@@ -538,7 +541,7 @@ class ChatConnection(QObject):
             except TimeoutError:
                 raise SessionLost(Failure.NO_ANSWER, f"no answer to {what}") from None
             try:
-                return parse_server(text)
+                return guard.received(text)
             except ProtocolError:
                 continue
 
@@ -661,7 +664,7 @@ class ChatConnection(QObject):
 
     def _handle_text(self, text: str | bytes) -> None:
         try:
-            message = parse_server(text)
+            message = guard.received(text)
         except ProtocolError:
             return
         self._handle(message)

@@ -18,6 +18,7 @@ from PySide6.QtCore import (
     Qt,
 )
 
+from desktop.guard import MESSAGES_KEPT
 from desktop.mentions import mentions
 from server.protocol import ChatRecord, DeleteRecord, EditRecord, Notice, Quote, Record
 
@@ -69,6 +70,9 @@ def notice_text(event: str | None, user: str | None, fallback: str) -> str:
         return QCoreApplication.translate("MessageModel", "Reconnected to %1").replace("%1", user)
     if event == "unread":
         return QCoreApplication.translate("MessageModel", "New messages")
+    if event == "dropped":  # fallback: how many
+        return QCoreApplication.translate(
+            "MessageModel", "%1 older messages are no longer kept in this window").replace("%1", fallback)
     if event == "truncated":
         return QCoreApplication.translate(
             "MessageModel", "You were away a long time: only the newest 1,000 messages are shown."
@@ -123,8 +127,10 @@ class MessageModel(QAbstractListModel):
     inserted one ``beginInsertRows`` per burst, never one per message.
     """
 
-    def __init__(self, own_name: str = "", parent=None) -> None:
+    def __init__(self, own_name: str = "", parent=None, *, kept: int = MESSAGES_KEPT) -> None:
         super().__init__(parent)
+        self.kept = kept
+        self._marker: MessageItem | None = None  # the first row once older rows were dropped
         self._items: list[MessageItem] = []
         self._ids: set[int] = set()
         self._by_nonce: dict[str, MessageItem] = {}
@@ -212,6 +218,32 @@ class MessageModel(QAbstractListModel):
         self.beginInsertRows(QModelIndex(), row, row + len(items) - 1)
         self._items[row:row] = items
         self.endInsertRows()
+        self._drop_oldest()
+
+    def _drop_oldest(self) -> None:
+        """Keep the newest ``kept`` rows; the first row counts what was dropped."""
+        marker = self._marker if self._items and self._items[0] is self._marker else None
+        first = 0 if marker is None else 1
+        excess = len(self._items) - first - self.kept
+        if excess <= 0:
+            return
+        dropped = self._items[first : first + excess]
+        self.beginRemoveRows(QModelIndex(), first, first + excess - 1)
+        del self._items[first : first + excess]
+        self.endRemoveRows()
+        for item in dropped:
+            self._ids.discard(item.id)
+            if item.nonce is not None:
+                self._by_nonce.pop(item.nonce, None)
+        if marker is None:
+            self._marker = MessageItem(id=0, sender="", content=str(excess), kind=Kind.SYSTEM,
+                                       timestamp=dropped[-1].timestamp, event="dropped")
+            self.beginInsertRows(QModelIndex(), 0, 0)
+            self._items.insert(0, self._marker)
+            self.endInsertRows()
+        else:
+            marker.content = str(int(marker.content) + excess)
+            self._changed(0)
 
     def _record_item(self, record: ChatRecord) -> MessageItem:
         own = bool(self.own_name) and record.sender == self.own_name

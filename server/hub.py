@@ -21,7 +21,7 @@ import hmac
 import logging
 import secrets
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -55,6 +55,7 @@ __all__ = [
     "CLOSE_REPLACED",
     "EDIT_WINDOW",
     "SEARCH_RESULTS",
+    "history_pages",
 ]
 
 log = logging.getLogger(__name__)
@@ -68,6 +69,28 @@ RESUME_MAX = 1000
 
 HISTORY_FRAME_MAX = 200
 """Messages per ``history`` frame, so a long resume never exceeds a client's frame limit."""
+
+HISTORY_FRAME_BYTES = 512 * 1024
+"""Bytes per ``history`` frame at most (clients refuse frames over 1 MiB)."""
+
+
+def history_pages(records: Sequence[ChatRecord]) -> Iterator[tuple[ChatRecord, ...]]:
+    """Consecutive pages of at most HISTORY_FRAME_MAX records and HISTORY_FRAME_BYTES encoded.
+
+    A character takes at most 6 bytes in the JSON (a ``\\u00XX`` escape), so the bound is
+    computed from lengths without encoding anything twice.
+    """
+    page: list[ChatRecord] = []
+    size = 0
+    for record in records:
+        bound = 160 + 6 * (len(record.content) + len(record.sender) + len(record.room)
+                           + len(record.to or "") + len(record.nonce or ""))
+        if page and (len(page) == HISTORY_FRAME_MAX or size + bound > HISTORY_FRAME_BYTES):
+            yield tuple(page)
+            page, size = [], 0
+        page.append(record)
+        size += bound
+    yield tuple(page)  # an empty history is one empty page
 
 CLOSE_REPLACED = 4000
 """Close code for a stale connection taken over by its owner's new one."""
@@ -552,9 +575,8 @@ class Hub:
         if reset:
             session.send(protocol.encode(protocol.history_reset_notice()))
         session.send(protocol.encode(Welcome(room.name, member.name, room.names(), member.resume, last_id)))
-        for start in range(0, max(len(records), 1), HISTORY_FRAME_MAX):
-            page = tuple(records[start : start + HISTORY_FRAME_MAX])
-            session.send_history(protocol.encode(HistoryMessage(page, truncated and start == 0)))
+        for number, page in enumerate(history_pages(records)):
+            session.send_history(protocol.encode(HistoryMessage(page, truncated and number == 0)))
 
     def _announce(self, room: Room, event: str, name: str, skip: Session | None) -> None:
         """Tell the rest of the room (all but ``skip``) who came or went, and the member list."""

@@ -688,7 +688,7 @@ def parse_server(text: str | bytes) -> ServerMessage:
             except ValueError:
                 code = ErrorCode.BAD_MESSAGE
             return Error(code, str(obj.get("content", "")), obj.get("nonce"))
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:  # a hostile host
         raise ProtocolError(ErrorCode.BAD_MESSAGE, f"malformed {kind} frame: {exc}") from None
     raise ProtocolError(ErrorCode.UNKNOWN_TYPE, f"unknown message type {kind!r}")
 

@@ -101,6 +101,7 @@ def test_join_notice_is_translated_text_not_the_server_wording(model):
 
 
 def test_burst_of_10k_is_one_insertion_and_fast(model):
+    model.kept = 20_000
     inserts = []
     model.rowsInserted.connect(lambda parent, first, last: inserts.append((first, last)))
     started = time.perf_counter()
@@ -128,3 +129,30 @@ def test_quick_row_heights_equal_full_layout(qapp):
             for width in (200, 420, 700):
                 full = int(view.bubbles.geometry(item, width).bubble.bottom() + 5 + 0.999)
                 assert view.bubbles.row_height(item, width) == full, (kind, text, width)
+
+
+def test_only_the_newest_rows_are_kept_behind_a_counting_marker(model):
+    """No host can fill a guest's memory: older rows go, the first row says how many."""
+    model.kept = 100
+    model.add_pending("n1", record(0, sender="me", content="mine", nonce="n1"))
+    model.add_records(record(i, content=f"m{i}") for i in range(1, 151))
+    items = model.items()
+    assert len(items) == 101 and items[0].event == "dropped" and items[0].content == "51"
+    assert "51 older messages are no longer kept" in items[0].text
+    assert model.ids()[0] == 52 and model.ids()[-1] == 150
+    model.add_records(record(i, content=f"m{i}") for i in range(151, 161))
+    assert model.rowCount() == 101 and model.item(0).content == "61"
+    assert model.ids()[0] == 62
+    model.add_records([record(5, content="an old id again")])  # dropped ids are forgotten
+    assert model.item(0).content == "62"
+    model.deliver("n1", record(161, sender="me", content="mine"))  # the pending row survived
+    assert model.items()[-1].id == 161
+
+
+def test_a_notice_claiming_to_be_the_marker_is_only_text(model):
+    from server.protocol import Notice
+
+    model.kept = 3
+    model.add_notice(Notice("not a number", "dropped"), 0)
+    model.add_records(record(i) for i in range(1, 5))
+    assert model.item(0).content != "not a number" and model.rowCount() == 4

@@ -4,14 +4,17 @@ A QListView with rows of different heights lays out *every* row again on each
 insertion (and in batched mode collapses the scroll range meanwhile), which at
 100,000 messages means seconds per new message. :class:`MessageView` keeps the
 height of each row and their running totals itself: an appended message costs
-one measurement. Measuring is text shaping (10-50 us a row), so a big burst or
-a new width measures the last screenful at once and the rest in slices between
-events, with an estimate standing in meanwhile.
+one measurement. Measuring is text shaping (10 us to a few ms a row: a
+4000-character word costs far more than "hi"), so a burst or a new width measures
+the newest rows for at most MEASURE_BUDGET at once and the rest in slices of the
+same budget between events, with an estimate standing in meanwhile: no content,
+however long or many, holds the window up.
 """
 
 from __future__ import annotations
 
 import bisect
+import time
 from itertools import accumulate
 
 from PySide6.QtCore import QEvent, QModelIndex, QRect, Qt, QTimer, Signal
@@ -26,7 +29,7 @@ __all__ = ["MessageView"]
 
 STICK_SLACK = 8  # pixels from the bottom that still count as "at the bottom"
 HIGHLIGHT_MS = 1600  # how long a message jumped to stays outlined
-REMEASURE_SLICE = 300  # rows measured at once / per event-loop turn (about 10 ms)
+MEASURE_BUDGET = 0.012  # seconds of measuring at once / per event-loop turn (at least one row)
 
 
 class MessageView(QAbstractItemView):
@@ -87,6 +90,31 @@ class MessageView(QAbstractItemView):
         model, width = self.model(), self._row_width()
         return [self.bubbles.row_height(model.item(row), width) for row in range(first, last + 1)]
 
+    def _measure_newest(self, first: int, last: int) -> tuple[int, list[int]]:
+        """Measure rows from ``last`` back towards ``first`` for MEASURE_BUDGET at most.
+
+        Returns the first row measured and the heights from there to ``last``."""
+        model, width = self.model(), self._row_width()
+        deadline = time.perf_counter() + MEASURE_BUDGET
+        heights = []
+        row = last
+        while row >= first and (not heights or time.perf_counter() < deadline):
+            heights.append(self.bubbles.row_height(model.item(row), width))
+            row -= 1
+        heights.reverse()
+        return row + 1, heights
+
+    def _measure_oldest(self, first: int, last: int) -> list[int]:
+        """Measure rows from ``first`` on for MEASURE_BUDGET at most (at least one row)."""
+        model, width = self.model(), self._row_width()
+        deadline = time.perf_counter() + MEASURE_BUDGET
+        heights = []
+        for row in range(first, last + 1):
+            heights.append(self.bubbles.row_height(model.item(row), width))
+            if time.perf_counter() >= deadline:
+                break
+        return heights
+
     def _measure_from(self, first: int) -> None:
         """Re-measure rows from ``first`` on (after a move, a reset)."""
         count = self.model().rowCount() if self.model() is not None else 0
@@ -106,12 +134,9 @@ class MessageView(QAbstractItemView):
             self._stale = (start + count, end + count)
         elif first < end:
             self._stale = (start, end + count)
-        if count <= REMEASURE_SLICE:
-            self._heights[first:first] = self._measure(first, last)
-        else:
-            measured_from = last - REMEASURE_SLICE + 1
-            self._heights[first:first] = [self._estimate()] * (measured_from - first) + \
-                self._measure(measured_from, last)
+        measured_from, measured = self._measure_newest(first, last)
+        self._heights[first:first] = [self._estimate()] * (measured_from - first) + measured
+        if measured_from > first:
             self._mark_stale(first, measured_from)
         self._sum_from(first)
         super().rowsInserted(parent, first, last)
@@ -134,11 +159,11 @@ class MessageView(QAbstractItemView):
 
     def dataChanged(self, top_left: QModelIndex, bottom_right: QModelIndex, roles=()) -> None:  # noqa: N802
         first, last = top_left.row(), bottom_right.row()
-        if last - first > REMEASURE_SLICE:
-            self._start_remeasure()
-        else:
-            self._heights[first:last + 1] = self._measure(first, last)
-            self._sum_from(first)
+        measured_from, measured = self._measure_newest(first, last)
+        self._heights[measured_from:last + 1] = measured
+        self._sum_from(first)
+        if measured_from > first:
+            self._mark_stale(first, measured_from)
         super().dataChanged(top_left, bottom_right, roles)
         self._relayout()
 
@@ -270,17 +295,17 @@ class MessageView(QAbstractItemView):
     def _start_remeasure(self) -> None:
         """Re-measure every row for a new width: the last screenful now, the rest in slices."""
         count = len(self._heights)
-        if count <= REMEASURE_SLICE:
-            self._measure_from(0)
+        if not count:
             return
-        tail = count - REMEASURE_SLICE
-        self._heights[tail:] = self._measure(tail, count - 1)
+        tail, measured = self._measure_newest(0, count - 1)
+        self._heights[tail:] = measured
         self._sum_from(tail)
-        self._mark_stale(0, tail)
+        if tail:
+            self._mark_stale(0, tail)
 
     def _remeasure_slice(self) -> None:
         start, end = self._stale
-        stop = min(start + REMEASURE_SLICE, end, len(self._heights))
+        stop = min(end, len(self._heights))
         if stop <= start:
             self._stale = (0, 0)
             self._remeasure.stop()
@@ -288,7 +313,9 @@ class MessageView(QAbstractItemView):
         # Keep what the user looks at in place while rows above it change height.
         anchor = self.indexAt(self.viewport().rect().topLeft()).row() if not self._stuck else -1
         anchor_shift = self._top(anchor) - self.verticalOffset() if anchor >= 0 else 0
-        self._heights[start:stop] = self._measure(start, stop - 1)
+        measured = self._measure_oldest(start, stop - 1)
+        stop = start + len(measured)
+        self._heights[start:stop] = measured
         self._sum_from(start)
         self._stale = (stop, end)
         self.updateGeometries()

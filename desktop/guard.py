@@ -18,10 +18,15 @@ from server.hub import HISTORY_FRAME_BYTES, HISTORY_FRAME_MAX
 from server.protocol import (
     DEFAULT_LIMITS,
     ChatRecord,
+    DeleteRecord,
+    EditRecord,
     Error,
     History,
     Members,
     Notice,
+    Quote,
+    Record,
+    SearchResults,
     ServerMessage,
     TypingNotice,
     Welcome,
@@ -72,23 +77,51 @@ def _text(value: str) -> str:
     return value if len(value) <= CONTENT_MAX else value[:CONTENT_MAX] + "…"
 
 
-def _record(record: ChatRecord) -> ChatRecord:
-    nonce = record.nonce
-    if (0 <= record.id <= _ID_MAX and 0 <= record.timestamp <= _TIME_MAX and len(record.content) <= CONTENT_MAX
+def _id(value: object) -> int:
+    return value if isinstance(value, int) and 0 <= value <= _ID_MAX else 0
+
+
+def _time(value: object) -> int:
+    return value if isinstance(value, int) and 0 <= value <= _TIME_MAX else 0
+
+
+def _legitimate(record: Record) -> bool:
+    """Everything within what a RoomChat server sends (most records): nothing to change."""
+    nonce, content, reply = record.nonce, getattr(record, "content", ""), getattr(record, "reply", None)
+    return (0 <= record.id <= _ID_MAX and 0 <= record.timestamp <= _TIME_MAX and len(content) <= CONTENT_MAX
             and (nonce is None or isinstance(nonce, str) and len(nonce) <= DEFAULT_LIMITS.nonce_max)
             and _is_label(record.sender, DEFAULT_LIMITS.name_max) and _is_label(record.room)
-            and (record.to is None or _is_label(record.to, DEFAULT_LIMITS.name_max))):
-        return record  # what a RoomChat server sends: nothing to change
-    return dataclasses.replace(
-        record,
-        id=record.id if 0 <= record.id <= _ID_MAX else 0,
-        room=label(record.room),
-        sender=label(record.sender, DEFAULT_LIMITS.name_max) or "?",
-        content=_text(record.content),
-        timestamp=record.timestamp if 0 <= record.timestamp <= _TIME_MAX else 0,
-        to=_optional_label(record.to),
-        nonce=nonce if isinstance(nonce, str) and len(nonce) <= DEFAULT_LIMITS.nonce_max else None,
-    )
+            and (record.to is None or _is_label(record.to, DEFAULT_LIMITS.name_max))
+            and 0 <= getattr(record, "target", 0) <= _ID_MAX
+            and 0 <= (getattr(record, "edited", 0) or 0) <= _TIME_MAX
+            and (reply is None or _is_label(reply.sender, DEFAULT_LIMITS.name_max)
+                 and len(reply.excerpt or "") <= CONTENT_MAX))
+
+
+def _record(record: Record) -> Record:
+    if _legitimate(record):
+        return record
+    nonce = record.nonce
+    changes: dict = {
+        "id": _id(record.id),
+        "room": label(record.room),
+        "sender": label(record.sender, DEFAULT_LIMITS.name_max) or "?",
+        "timestamp": _time(record.timestamp),
+        "to": _optional_label(record.to),
+        "nonce": nonce if isinstance(nonce, str) and len(nonce) <= DEFAULT_LIMITS.nonce_max else None,
+    }
+    if not isinstance(record, DeleteRecord):
+        changes["content"] = _text(record.content)
+    if not isinstance(record, ChatRecord):
+        changes["target"] = _id(record.target)
+    else:
+        if record.edited is not None:
+            changes["edited"] = _time(record.edited)
+        if record.reply is not None:
+            reply = record.reply
+            changes["reply"] = Quote(_id(reply.id), label(reply.sender, DEFAULT_LIMITS.name_max) or "?",
+                                     None if reply.excerpt is None else _text(reply.excerpt))
+    return dataclasses.replace(record, **changes)
 
 
 def _members(names: tuple[str, ...]) -> tuple[str, ...]:
@@ -98,8 +131,11 @@ def _members(names: tuple[str, ...]) -> tuple[str, ...]:
 
 def clip(message: ServerMessage) -> ServerMessage:
     """The message held to what a RoomChat server may send."""
-    if isinstance(message, ChatRecord):
+    if isinstance(message, (ChatRecord, EditRecord, DeleteRecord)):
         return _record(message)
+    if isinstance(message, SearchResults):
+        return SearchResults(_text(message.query), tuple(_record(r) for r in message.messages[:HISTORY_FRAME_MAX]),
+                             message.nonce if isinstance(message.nonce, str) else None)
     if isinstance(message, History):
         return History(tuple(_record(r) for r in message.messages[-HISTORY_FRAME_MAX:]), message.truncated)
     if isinstance(message, Members):

@@ -553,37 +553,42 @@ SHA-256：%1
 <context>
     <name>MessageModel</name>
     <message>
-        <location filename="../../desktop/models.py" line="62"/>
+        <location filename="../../desktop/models.py" line="63"/>
         <source>%1 joined the room</source>
         <translation>用户「%1」加入了房间</translation>
     </message>
     <message>
-        <location filename="../../desktop/models.py" line="64"/>
+        <location filename="../../desktop/models.py" line="65"/>
         <source>%1 left the room</source>
         <translation>用户「%1」离开了房间</translation>
     </message>
     <message>
-        <location filename="../../desktop/models.py" line="66"/>
+        <location filename="../../desktop/models.py" line="67"/>
         <source>Joined %1 (%2 online)</source>
         <translation>已加入房间「%1」,当前 %2 人在线</translation>
     </message>
     <message>
-        <location filename="../../desktop/models.py" line="69"/>
+        <location filename="../../desktop/models.py" line="70"/>
         <source>Reconnected to %1</source>
         <translation>已重新连接到「%1」</translation>
     </message>
     <message>
-        <location filename="../../desktop/models.py" line="71"/>
+        <location filename="../../desktop/models.py" line="72"/>
         <source>New messages</source>
         <translation>以下为新消息</translation>
     </message>
     <message>
-        <location filename="../../desktop/models.py" line="73"/>
+        <location filename="../../desktop/models.py" line="74"/>
+        <source>%1 older messages are no longer kept in this window</source>
+        <translation>更早的 %1 条消息已不再保留在此窗口中</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/models.py" line="77"/>
         <source>You were away a long time: only the newest 1,000 messages are shown.</source>
         <translation>你离开太久了:只显示最新的 1000 条消息。</translation>
     </message>
     <message>
-        <location filename="../../desktop/models.py" line="113"/>
+        <location filename="../../desktop/models.py" line="117"/>
         <source>Message deleted</source>
         <translation>消息已删除</translation>
     </message>
@@ -591,37 +596,37 @@ SHA-256：%1
 <context>
     <name>MessageView</name>
     <message>
-        <location filename="../../desktop/widgets/message_view.py" line="324"/>
+        <location filename="../../desktop/widgets/message_view.py" line="351"/>
         <source>1 new message ↓</source>
         <translation>1 条新消息 ↓</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/message_view.py" line="326"/>
+        <location filename="../../desktop/widgets/message_view.py" line="353"/>
         <source>%1 new messages ↓</source>
         <translation>%1 条新消息 ↓</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/message_view.py" line="368"/>
+        <location filename="../../desktop/widgets/message_view.py" line="395"/>
         <source>Reply</source>
         <translation>回复</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/message_view.py" line="371"/>
+        <location filename="../../desktop/widgets/message_view.py" line="398"/>
         <source>Edit</source>
         <translation>编辑</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/message_view.py" line="373"/>
+        <location filename="../../desktop/widgets/message_view.py" line="400"/>
         <source>Delete</source>
         <translation>删除</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/message_view.py" line="364"/>
+        <location filename="../../desktop/widgets/message_view.py" line="391"/>
         <source>Copy text</source>
         <translation>复制文字</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/message_view.py" line="376"/>
+        <location filename="../../desktop/widgets/message_view.py" line="403"/>
         <source>Retry sending</source>
         <translation>重新发送</translation>
     </message>

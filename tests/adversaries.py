@@ -126,16 +126,16 @@ def reply_code(sock: socket.socket, timeout: float = 10.0, *, skip: tuple[str, .
 
 
 def joined(port: int, name: str, room: str = "stall") -> socket.socket:
-    """A raw v2 websocket that has joined ``room`` (its welcome and history are read)."""
+    """A raw v2 websocket that has joined ``room``; its welcome and every history page are read
+    (a ping after the join: its pong comes after the last page)."""
     sock = raw_websocket(port, timeout=10)
-    sock.sendall(client_frame(OP_TEXT, json.dumps({"type": "join", "userId": name, "room": room}).encode()))
-    seen = set()
-    while not {"welcome", "history"} <= seen:
+    sock.sendall(client_frame(OP_TEXT, json.dumps({"type": "join", "userId": name, "room": room}).encode())
+                 + client_frame(OP_TEXT, b'{"type":"ping"}'))
+    while True:
         frame = _read_frame(sock)
         assert frame is not None, "closed before the welcome"
-        if frame[0] == OP_TEXT:
-            seen.add(json.loads(frame[1]).get("type"))
-    return sock
+        if frame[0] == OP_TEXT and json.loads(frame[1]).get("type") == "pong":
+            return sock
 
 
 def _padded_ping(size: int) -> bytes:

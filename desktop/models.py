@@ -233,6 +233,8 @@ class MessageModel(QAbstractListModel):
         self.endRemoveRows()
         for item in dropped:
             self._ids.discard(item.id)
+            if self._by_id.get(item.id) is item:
+                del self._by_id[item.id]
             if item.nonce is not None:
                 self._by_nonce.pop(item.nonce, None)
         if marker is None:

@@ -140,6 +140,7 @@ def test_only_the_newest_rows_are_kept_behind_a_counting_marker(model):
     assert len(items) == 101 and items[0].event == "dropped" and items[0].content == "51"
     assert "51 older messages are no longer kept" in items[0].text
     assert model.ids()[0] == 52 and model.ids()[-1] == 150
+    assert len(model._by_id) <= 101, "dropped rows must not stay referenced (memory)"
     model.add_records(record(i, content=f"m{i}") for i in range(151, 161))
     assert model.rowCount() == 101 and model.item(0).content == "61"
     assert model.ids()[0] == 62

@@ -29,7 +29,7 @@ __all__ = ["MessageView"]
 
 STICK_SLACK = 8  # pixels from the bottom that still count as "at the bottom"
 HIGHLIGHT_MS = 1600  # how long a message jumped to stays outlined
-MEASURE_BUDGET = 0.012  # seconds of measuring at once / per event-loop turn (at least one row)
+MEASURE_BUDGET = 0.006  # seconds of measuring at once / per event-loop turn (at least one row)
 
 
 class MessageView(QAbstractItemView):

@@ -210,3 +210,30 @@ def test_at_completes_members_and_a_mention_is_marked_and_notifies(run, open_pag
             await bobby.close()
 
     run(scenario())
+
+
+def test_a_reconnect_marks_the_first_missed_message(run, open_page, server):
+    async def scenario():
+        alice, bob = await page_with_peer(open_page, server)
+        await bob.send(type="chat", content="before restart")
+        await expect(alice.page.locator("#log .msg.other")).to_have_count(1)
+        await expect(alice.page.locator("#log .unread-marker")).to_have_count(0)
+        alice.server_down_on_purpose = True
+        await server.stop_soon()
+        await expect(alice.page.locator("#status")).to_have_class("offline")
+        await server.start_again_soon()
+        bob = await ChatPeer.open(server.url)
+        await bob.join("bob", "room-1")
+        await bob.send(type="chat", content="while you were away")
+        await bob.expect("chat")
+        await expect(alice.page.locator("#status")).to_have_class("online", timeout=8000)
+        marker = alice.page.locator("#log .unread-marker")
+        await expect(marker).to_have_count(1)
+        await expect(marker.locator("xpath=following-sibling::div[1]")).to_contain_text(
+            "while you were away")
+        await bob.send(type="chat", content="live, and looked at")
+        await expect(alice.page.locator("#log .msg.other")).to_have_count(3)
+        await expect(marker).to_have_count(1)  # a message while looking moves nothing
+        await bob.close()
+
+    run(scenario())

@@ -47,8 +47,9 @@ from desktop.widgets.icon import app_icon
 from desktop.message_actions import MessageActions
 from desktop.widgets.action_bar import ActionBar
 from desktop.widgets.message_view import MessageView
-from desktop.widgets.share_card import ShareCard
+from desktop.widgets.network_rooms import NETWORK_ROOMS_STYLE
 from desktop.widgets.search_panel import SearchPanel
+from desktop.widgets.share_card import SHARE_CARD_STYLE, ShareCard
 from desktop.widgets.sidebar import Sidebar
 from server.protocol import ChatRecord, ErrorCode, Notice, Welcome
 
@@ -109,10 +110,6 @@ QMainWindow, #chatArea { background: #ffffff; }
 #memberView::item { padding: 3px 2px; border-radius: 4px; }
 #memberView::item:hover { background: #26264a; }
 #memberView::item:selected { background: #2d2d55; color: #ffffff; }
-#networkRoomsView { background: #16213e; color: #e0e0f0; border: 1px solid #333355; border-radius: 6px; }
-#networkRoomsView::item { padding: 4px 4px; }
-#networkRoomsView::item:selected { background: #2d2d55; color: #ffffff; }
-#sidebar #networkRoomsHint { color: #8a8aa0; font-size: 8.5pt; }
 #messageView { background: #ffffff; border: none; }
 #composer { background: #ffffff; border-top: 1px solid #eeeeee; }
 #messageEdit {
@@ -137,20 +134,6 @@ QMainWindow, #chatArea { background: #ffffff; }
 #sidebarToggle:hover, #muteToggle:hover { background: #eef0ff; }
 #chatTitle { color: #2d2d44; font-weight: bold; }
 #banner { background: #eef0ff; border-bottom: 1px solid #d6d9ff; }
-#shareCard { background: #f6f7ff; border-bottom: 1px solid #d6d9ff; }
-#shareCard QLabel { color: #2d2d44; }
-#shareTitle { font-weight: bold; font-size: 11pt; }
-#shareCard #shareKind { color: #6b6b80; font-size: 8.5pt; }
-#shareCard #shareUrl { color: #1e1b4b; font-family: monospace; font-size: 10pt; }
-#shareCard #shareFingerprint { color: #44445a; font-family: monospace; font-size: 8pt; }
-#shareCard #shareCheck { font-size: 9pt; }
-#shareCard #shareCheck[tone="ok"] { color: #15803d; }
-#shareCard #shareCheck[tone="bad"] { color: #b45309; }
-#shareCopy, #shareHide {
-    color: #ffffff; background: #646cff; border: none; border-radius: 4px; padding: 3px 10px;
-}
-#shareCopy[copied="true"] { background: #16a34a; }
-#shareHide { background: transparent; color: #646cff; }
 #showCardButton {
     padding: 6px; background: transparent; color: #c7d2fe; border: 1px solid #3a3a5a; border-radius: 6px;
 }
@@ -232,7 +215,7 @@ class MainWindow(QMainWindow):
         row.addWidget(self.drawer.area)
         row.addWidget(chat, 1)
         self.setCentralWidget(central)
-        self.setStyleSheet(STYLE_SHEET)
+        self.setStyleSheet(STYLE_SHEET + SHARE_CARD_STYLE + NETWORK_ROOMS_STYLE)
         self.setMinimumSize(MINIMUM_SIZE)
         self.resize(1000, 680)
 

@@ -13,7 +13,15 @@ from PySide6.QtWidgets import QFrame, QLabel, QListView, QVBoxLayout
 
 from desktop.discovery import RoomEntry
 
-__all__ = ["NetworkRoomsModel", "NetworkRooms"]
+__all__ = ["NetworkRoomsModel", "NetworkRooms", "NETWORK_ROOMS_STYLE"]
+
+NETWORK_ROOMS_STYLE = """
+#networkRoomsView { background: #16213e; color: #e0e0f0; border: 1px solid #333355; border-radius: 6px; }
+#networkRoomsView::item { padding: 4px 4px; }
+#networkRoomsView::item:selected { background: #2d2d55; color: #ffffff; }
+#sidebar #networkRoomsHint { color: #8a8aa0; font-size: 8.5pt; }
+"""
+"""The list's part of the window's style sheet (the dark sidebar)."""
 
 
 def _lock_icon(size: int = 14) -> QPixmap:
@@ -34,6 +42,10 @@ def _lock_icon(size: int = 14) -> QPixmap:
     painter.fillRect(QRectF(size * 0.18, size * 0.45, size * 0.64, size * 0.45), colour)
     painter.end()
     return pixmap
+
+
+VISIBLE_ROWS = 4
+"""Rows shown before the list scrolls."""
 
 
 class NetworkRoomsModel(QAbstractListModel):
@@ -100,10 +112,8 @@ class NetworkRooms(QFrame):
         self.view.setObjectName("networkRoomsView")
         self.view.setModel(self.model)
         self.view.setEditTriggers(QListView.EditTrigger.NoEditTriggers)
-        self.view.setMinimumHeight(44)
-        self.view.setMaximumHeight(120)
         self.view.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.view.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self.view.setTextElideMode(Qt.TextElideMode.ElideRight)  # the room name comes first
         self.view.activated.connect(self._activated)  # double-click and Enter
         self.hint = QLabel(self)
         self.hint.setObjectName("networkRoomsHint")
@@ -121,6 +131,9 @@ class NetworkRooms(QFrame):
         self._searching = searching
         self.model.set_entries(entries)
         self.view.setVisible(bool(entries))
+        shown = min(len(entries), VISIBLE_ROWS)  # as tall as its rows: the host panel stays in view
+        row = self.view.sizeHintForRow(0) if entries else 0
+        self.view.setFixedHeight(shown * row + 2 * self.view.frameWidth() + 4)
         self._render_hint()
 
     def _activated(self, index: QModelIndex) -> None:

@@ -29,7 +29,25 @@ from PySide6.QtWidgets import (
 from desktop.reachability import Reachability
 from desktop.widgets.copy_feedback import copy_label, copy_with_feedback
 
-__all__ = ["ShareCard", "qr_image", "QR_SIZE"]
+__all__ = ["ShareCard", "qr_image", "QR_SIZE", "SHARE_CARD_STYLE"]
+
+SHARE_CARD_STYLE = """
+#shareCard { background: #f6f7ff; border-bottom: 1px solid #d6d9ff; }
+#shareCard QLabel { color: #2d2d44; }
+#shareTitle { font-weight: bold; font-size: 11pt; }
+#shareCard #shareKind { color: #6b6b80; font-size: 8.5pt; }
+#shareCard #shareUrl { color: #1e1b4b; font-family: monospace; font-size: 10pt; }
+#shareCard #shareFingerprint { color: #44445a; font-family: monospace; font-size: 8pt; }
+#shareCard #shareCheck { font-size: 9pt; }
+#shareCard #shareCheck[tone="ok"] { color: #15803d; }
+#shareCard #shareCheck[tone="bad"] { color: #b45309; }
+#shareCopy, #shareHide {
+    color: #ffffff; background: #646cff; border: none; border-radius: 4px; padding: 3px 10px;
+}
+#shareCopy[copied="true"] { background: #16a34a; }
+#shareHide { background: transparent; color: #646cff; }
+"""
+"""The card's part of the window's style sheet."""
 
 QR_SIZE = 132
 """Side of the QR code in pixels (a phone reads it from the screen at arm's length)."""

@@ -153,17 +153,24 @@ class RoundTrips:
     the time the event loop took to get to this connection: a stall shows up in full. The
     watcher has a process of its own so that the adversary's work (building frames) never
     holds the lock the watcher's thread would need to read its pong.
+
+    Given the server's ``pid``, each sample also takes the CPU time the server's event-loop
+    thread used while the ping waited (/proc/PID/schedstat, in ns): a ``stall`` is the smaller
+    of the two, so a busy shared machine's preemptions are not counted as the server's. On a
+    quiet machine (CI) they are the same.
     """
 
-    def __init__(self, port: int, interval: float = 0.005) -> None:
+    def __init__(self, port: int, interval: float = 0.005, *, pid: int = 0) -> None:
         self.port = port
         self.interval = interval
+        self.pid = pid
         self.samples: list[float] = []
+        self.stalls: list[float] = []
         self._process: subprocess.Popen | None = None
 
     def __enter__(self) -> RoundTrips:
         self._process = subprocess.Popen(
-            [sys.executable, __file__, str(self.port), str(self.interval)],
+            [sys.executable, __file__, str(self.port), str(self.interval), str(self.pid)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=Path(__file__).parent,
         )
         assert self._process.stdout.readline() == "ready\n", "the watcher did not connect"
@@ -174,6 +181,7 @@ class RoundTrips:
         out, _ = self._process.communicate("stop\n", timeout=30)
         report = json.loads(out)
         self.samples = report["samples"]
+        self.stalls = report["stalls"]
         if exc_info[0] is None:
             assert report["error"] is None, f"the watcher failed: {report['error']}"
 
@@ -181,8 +189,21 @@ class RoundTrips:
     def worst(self) -> float:
         return max(self.samples)
 
+    @property
+    def worst_stall(self) -> float:
+        return max(self.stalls)
 
-def _watch(port: int, interval: float) -> None:
+
+def _cpu_seconds(pid: int) -> float:
+    """CPU time of the process's main thread (its event loop), or infinity if unknown."""
+    try:
+        with open(f"/proc/{pid}/schedstat") as stat:
+            return int(stat.read().split()[0]) / 1e9
+    except (OSError, ValueError, IndexError):
+        return float("inf")
+
+
+def _watch(port: int, interval: float, pid: int) -> None:
     """The watcher process: ping until told to stop on stdin, then print the round trips."""
     sock = raw_websocket(port, timeout=10)
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -190,13 +211,14 @@ def _watch(port: int, interval: float) -> None:
     threading.Thread(target=lambda: (sys.stdin.readline(), stop.set()), daemon=True).start()
     print("ready", flush=True)
     samples: list[float] = []
+    stalls: list[float] = []
     error = None
     count = 0
     try:
         while not stop.is_set():
             count += 1
             token = struct.pack("!Q", count)
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), _cpu_seconds(pid) if pid else float("inf")
             sock.sendall(client_frame(OP_PING, token))
             while (frame := _read_frame(sock)) is not None:
                 if frame == (OP_PONG, token):
@@ -204,11 +226,12 @@ def _watch(port: int, interval: float) -> None:
             else:
                 raise ConnectionError("the server closed the watcher's connection")
             samples.append(time.perf_counter() - started)
+            stalls.append(min(samples[-1], _cpu_seconds(pid) - cpu if pid else samples[-1]))
             stop.wait(interval)
     except Exception as exc:  # reported to the test
         error = repr(exc)
     sock.close()
-    print(json.dumps({"samples": samples, "error": error}))
+    print(json.dumps({"samples": samples, "stalls": stalls, "error": error}))
 
 
 # Framing ---------------------------------------------------------------------------------------
@@ -426,4 +449,4 @@ def stray_chunks(port: int) -> str:
     return reply_code(sock, skip=("system", "members"))
 
 if __name__ == "__main__":
-    _watch(int(sys.argv[1]), float(sys.argv[2]))
+    _watch(int(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3]))

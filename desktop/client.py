@@ -677,6 +677,8 @@ class ChatConnection(QObject):
         elif isinstance(message, Pong):
             self._pong.set()
         elif isinstance(message, Notice):
+            if message.event == "history_reset":  # the server's ids start again: wait for none
+                self._last_id = 0
             self.noticeReceived.emit(message)
         elif isinstance(message, Members):
             self.membersChanged.emit(message.members)

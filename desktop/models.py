@@ -77,6 +77,10 @@ def notice_text(event: str | None, user: str | None, fallback: str) -> str:
         return QCoreApplication.translate(
             "MessageModel", "You were away a long time: only the newest 1,000 messages are shown."
         )
+    if event == "history_reset":
+        return QCoreApplication.translate(
+            "MessageModel", "The server lost this room's history: earlier messages are gone there."
+        )
     return fallback
 
 

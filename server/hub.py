@@ -572,9 +572,9 @@ class Hub:
             for record in records:
                 session.send_history(protocol.encode_v1(record))
             return
-        if reset:
-            session.send(protocol.encode(protocol.history_reset_notice()))
         session.send(protocol.encode(Welcome(room.name, member.name, room.names(), member.resume, last_id)))
+        if reset:  # after the welcome: a system line first is how a v1 server greets
+            session.send(protocol.encode(protocol.history_reset_notice()))
         for number, page in enumerate(history_pages(records)):
             session.send_history(protocol.encode(HistoryMessage(page, truncated and number == 0)))
 

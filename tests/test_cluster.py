@@ -428,8 +428,8 @@ def test_redis_restarted_without_persistence_tells_clients_history_was_reset(tmp
             assert frames[1]["type"] == "chat" and frames[1]["id"] == 1 and frames[1]["content"] == "after"
             carol = await ChatPeer.open(nodes[1].url)
             await carol.send(type="join", userId="carol", room=ROOM, since=5)
-            notice = await carol.recv()
             welcome = await carol.recv()
+            notice = await carol.recv()
             assert notice["event"] == "history_reset"
             assert welcome["type"] == "welcome" and welcome["lastId"] == 1
             assert sorted(welcome["members"]) == ["alice", "bob", "carol"]  # presence re-registered

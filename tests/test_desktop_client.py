@@ -434,6 +434,40 @@ def test_a_long_absence_notices_that_older_messages_were_left_out(run, tmp_path)
     run(scenario())
 
 
+def test_a_history_reset_on_the_server_is_told_and_new_ids_are_shown(run, tmp_path):
+    """A store that came back empty (a Redis without persistence, a deleted database): the
+    server says so, and the client stops waiting for ids beyond the old last one."""
+
+    async def scenario():
+        data = tmp_path / "data"
+        thread = start_server(data)
+        port = thread.port
+        alice = Member()
+        await alice.join(thread.url, "alice")
+        for text in ("one", "two"):
+            sent = alice.conn.send(text)
+            await alice.messageDelivered.wait(lambda a, sent=sent: a[0] == sent)
+        await stop_server(thread)
+        await alice.stateChanged.wait(lambda a: a[0] == "reconnecting")
+        for leftover in data.glob("*.sqlite3*"):
+            leftover.unlink()
+        mark = len(alice.stateChanged.calls)
+        thread = start_server(data, port)
+        try:
+            await alice.online(after=mark, timeout=15)
+            notice = await alice.noticeReceived.wait(lambda a: a[0].event == "history_reset")
+            assert "history" in notice[0].content
+            again = alice.conn.send("three")
+            delivered = await alice.messageDelivered.wait(lambda a: a[0] == again)
+            assert delivered[1].id == 1  # the new first id, not dropped as already seen
+            assert alice.conn.last_id == 1
+        finally:
+            await close_all(alice)
+            await stop_server(thread)
+
+    run(scenario())
+
+
 def test_network_cut_resumes_with_since_exactly_once(run, server):
     async def scenario():
         relay = Relay(server.port)

@@ -592,6 +592,11 @@ SHA-256：%1
         <source>Message deleted</source>
         <translation>消息已删除</translation>
     </message>
+    <message>
+        <location filename="../../desktop/models.py" line="75"/>
+        <source>The server lost this room's history: earlier messages are gone there.</source>
+        <translation>服务器丢失了这个房间的历史记录:之前的消息在服务器上已不存在。</translation>
+    </message>
 </context>
 <context>
     <name>MessageView</name>

@@ -556,6 +556,10 @@ import { TypingIndicator } from "./typing.js";
       if (!sameName(message.userId, state.name)) notice(t("userJoined", { name: message.userId }));
     } else if (message.event === "leave" && typeof message.userId === "string") {
       notice(t("userLeft", { name: message.userId }));
+    } else if (message.event === "history_reset") {
+      // The server's ids start again: resuming from the old last id would wait for nothing.
+      Object.assign(state, { lastId: null, seenIds: new Set() });
+      notice(t("historyReset"));
     } else if (typeof message.content === "string") {
       notice(message.content);
     }

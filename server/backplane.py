@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import json
 import logging
 import typing
@@ -258,11 +259,28 @@ _KINDS: dict[str, type] = {kind.__name__: kind for kind in typing.get_args(proto
 """Every kind of record the hub stores (messages, edits, deletions...), by class name."""
 
 
+@functools.cache
+def _layout(kind: type) -> tuple[tuple[str, ...], dict[str, type]]:
+    """A record kind's field names (the id left out) and which fields hold a nested dataclass
+    (a reply's quote), worked out once per kind: type hints are slow to resolve."""
+    hints = typing.get_type_hints(kind, vars(protocol))
+    names = tuple(f.name for f in dataclasses.fields(kind) if f.name != "id")
+    nested = {}
+    for name in names:
+        inner = [t for t in typing.get_args(hints[name]) if dataclasses.is_dataclass(t)]
+        if inner:
+            nested[name] = inner[0]
+    return names, nested
+
+
 def encode_record(record: protocol.Record) -> str:
     """The record's kind and every field but the id (Redis assigns it), as JSON: new kinds
     and fields of :data:`protocol.Record` travel untouched."""
-    fields = dataclasses.asdict(record)
-    del fields["id"]
+    names, nested = _layout(type(record))
+    fields = {name: getattr(record, name) for name in names}
+    for name in nested:
+        if fields[name] is not None:
+            fields[name] = dataclasses.asdict(fields[name])
     fields["kind"] = type(record).__name__
     return json.dumps(fields, ensure_ascii=False, separators=(",", ":"))
 
@@ -270,17 +288,12 @@ def encode_record(record: protocol.Record) -> str:
 def decode_record(record_id: int, text: str) -> protocol.Record:
     obj = json.loads(text)
     kind = _KINDS[obj.pop("kind", "ChatRecord")]
-    hints = typing.get_type_hints(kind, vars(protocol))
-    values = {}
-    for f in dataclasses.fields(kind):
-        if f.name == "id" or f.name not in obj:
-            continue
-        value = obj[f.name]
-        if isinstance(value, dict):  # a nested dataclass, such as a reply's quote
-            nested = next(t for t in typing.get_args(hints[f.name]) if dataclasses.is_dataclass(t))
-            value = nested(**value)
-        values[f.name] = value
-    return kind(id=record_id, **values)
+    names, nested = _layout(kind)
+    values = {name: obj[name] for name in names if name in obj}
+    for name, inner in nested.items():
+        if isinstance(values.get(name), dict):
+            values[name] = inner(**values[name])
+    return kind(record_id, **values)
 
 
 def fold(records: list[protocol.Record]) -> list[protocol.Record]:

@@ -467,6 +467,30 @@ def test_a_long_absence_says_older_messages_were_left_out(run, open_page, server
     run(scenario())
 
 
+def test_a_history_reset_on_the_server_is_said_and_new_ids_shown(run, open_page, server):
+    """The server's store came back empty: the page says so and shows the new id 1."""
+
+    async def scenario():
+        alice = await open_page()
+        await join(alice.page, "alice")
+        for text in ("one", "two"):
+            await say(alice.page, text)
+        await expect(alice.page.locator("#log .msg.own:not(.pending)")).to_have_count(2)
+        alice.server_down_on_purpose = True
+        await server.stop_soon()
+        await expect(alice.page.locator("#status")).to_have_class("offline")
+        for leftover in server.data_dir.glob("*.sqlite3*"):
+            leftover.unlink()
+        await server.start_again_soon()
+        await expect(alice.page.locator("#status")).to_have_class("online", timeout=8000)
+        await expect(alice.page.locator("#log .msg.system", has_text="lost this room's history")).to_have_count(1)
+        await say(alice.page, "three")
+        await expect(alice.page.locator("#log .msg.own:not(.pending)", has_text="three")).to_have_count(1)
+        assert (await log_ids(alice.page))[-1] == 1
+
+    run(scenario())
+
+
 def test_messages_typed_offline_are_queued_then_delivered(run, open_page, server):
     async def scenario():
         alice = await open_page()

@@ -83,7 +83,7 @@ def history_pages(records: Sequence[ChatRecord]) -> Iterator[tuple[ChatRecord, .
     page: list[ChatRecord] = []
     size = 0
     for record in records:
-        bound = 160 + 6 * (len(record.content) + len(record.sender) + len(record.room)
+        bound = 160 + 6 * (len(getattr(record, "content", "")) + len(record.sender) + len(record.room)
                            + len(record.to or "") + len(record.nonce or ""))
         if page and (len(page) == HISTORY_FRAME_MAX or size + bound > HISTORY_FRAME_BYTES):
             yield tuple(page)

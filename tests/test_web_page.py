@@ -475,7 +475,7 @@ def test_a_history_reset_on_the_server_is_said_and_new_ids_shown(run, open_page,
         await join(alice.page, "alice")
         for text in ("one", "two"):
             await say(alice.page, text)
-        await expect(alice.page.locator("#log .msg.own:not(.pending)")).to_have_count(2)
+        await expect(alice.page.locator('#log .msg.self[data-status="delivered"]')).to_have_count(2)
         alice.server_down_on_purpose = True
         await server.stop_soon()
         await expect(alice.page.locator("#status")).to_have_class("offline")
@@ -485,7 +485,8 @@ def test_a_history_reset_on_the_server_is_said_and_new_ids_shown(run, open_page,
         await expect(alice.page.locator("#status")).to_have_class("online", timeout=8000)
         await expect(alice.page.locator("#log .msg.system", has_text="lost this room's history")).to_have_count(1)
         await say(alice.page, "three")
-        await expect(alice.page.locator("#log .msg.own:not(.pending)", has_text="three")).to_have_count(1)
+        three = alice.page.locator('#log .msg.self[data-status="delivered"]', has_text="three")
+        await expect(three).to_have_count(1)
         assert (await log_ids(alice.page))[-1] == 1
 
     run(scenario())

@@ -271,29 +271,34 @@ class SearchIndex:
         self._db.execute("DELETE FROM message_words WHERE rowid NOT IN (SELECT seq FROM hist.messages)")
 
     def _answer(self, job: _Query) -> None:
-        expression = match_expression(job.text)
+        try:
+            found = self.find(job.room, job.user, job.text, private=job.private, limit=job.limit)
+        except sqlite3.OperationalError as exc:
+            log.warning("search %r in %r failed: %s", job.text, job.room, exc)
+            found = None
+        self._reply(job, found)
+
+    def find(self, room: str, user: str, text: str, *, private: bool, limit: int) -> list[ChatRecord]:
+        """Run one query on the calling thread against the index as it is (the search thread
+        does this after catching up; the benchmark times it alone). Raises OperationalError
+        when interrupted by the time limit."""
+        expression = match_expression(text)
         if expression is None:
-            self._reply(job, [])
-            return
-        where, params = visible_clause(job.room, job.user, job.private)
+            return []
+        where, params = visible_clause(room, user, private)
         # The index walks its matches newest first (rowid = history seq) and stops at the limit.
         sql = (
             f"SELECT {COLUMNS} FROM message_words CROSS JOIN hist.messages ON seq = message_words.rowid"
             f" WHERE message_words MATCH ? AND {where} AND kind = {KIND_CHAT} AND deleted = 0"
             " ORDER BY message_words.rowid DESC LIMIT ?"
         )
-        params = (expression, *params, job.limit)
         deadline = time.monotonic() + self._time_limit
         self._db.set_progress_handler(lambda: time.monotonic() > deadline, 10_000)
         try:
-            rows = self._db.execute(sql, params).fetchall()
-        except sqlite3.OperationalError as exc:
-            log.warning("search %r in %r failed: %s", job.text, job.room, exc)
-            self._reply(job, None)
-            return
+            rows = self._db.execute(sql, (expression, *params, limit)).fetchall()
         finally:
             self._db.set_progress_handler(None, 0)
-        self._reply(job, [record_from_row(row) for row in rows])
+        return [record_from_row(row) for row in rows]
 
     def _reply(self, job: _Query, records: list[ChatRecord] | None) -> None:
         assert self._post is not None

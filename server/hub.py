@@ -74,17 +74,19 @@ HISTORY_FRAME_BYTES = 512 * 1024
 """Bytes per ``history`` frame at most (clients refuse frames over 1 MiB)."""
 
 
-def history_pages(records: Sequence[ChatRecord]) -> Iterator[tuple[ChatRecord, ...]]:
+def history_pages(records: Sequence[Record]) -> Iterator[tuple[Record, ...]]:
     """Consecutive pages of at most HISTORY_FRAME_MAX records and HISTORY_FRAME_BYTES encoded.
 
     A character takes at most 6 bytes in the JSON (a ``\\u00XX`` escape), so the bound is
     computed from lengths without encoding anything twice.
     """
-    page: list[ChatRecord] = []
+    page: list[Record] = []
     size = 0
     for record in records:
+        quote = getattr(record, "reply", None)  # a reply's quote; a deletion has no content
+        quoted = 0 if quote is None else len(quote.sender) + len(quote.excerpt or "")
         bound = 160 + 6 * (len(getattr(record, "content", "")) + len(record.sender) + len(record.room)
-                           + len(record.to or "") + len(record.nonce or ""))
+                           + len(record.to or "") + len(record.nonce or "") + quoted)
         if page and (len(page) == HISTORY_FRAME_MAX or size + bound > HISTORY_FRAME_BYTES):
             yield tuple(page)
             page, size = [], 0

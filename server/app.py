@@ -191,6 +191,7 @@ class ChatServer:
                 limits=config.files,
                 chunk=config.max_frame - CHUNK_HEADER,
             )
+            self._hub.file_deleted = self._files.withdraw
         else:
             self._hub = await _cluster_hub(config, self._endpoint, self._schedule_flush, options)
         try:

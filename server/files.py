@@ -266,6 +266,21 @@ class FileStore:
         ref = FileRef(*row[:5])
         return StoredFile(ref, self.blob_path(ref.sha256), bool(row[5]))
 
+    def withdraw(self, file_id: str) -> None:
+        """A shared file's message was deleted: its link answers 410, and its bytes go unless
+        another shared file has the same content."""
+        row = self._db.execute("SELECT sha256 FROM files WHERE id = ?", (file_id,)).fetchone()
+        if row is None:
+            return
+        self._db.execute("BEGIN IMMEDIATE")
+        self._db.execute("UPDATE files SET gone = 1 WHERE id = ?", (file_id,))
+        others = self._db.execute("SELECT 1 FROM files WHERE sha256 = ? AND gone = 0", row).fetchone()
+        if others is None:
+            self._db.execute("DELETE FROM blobs WHERE sha256 = ?", row)
+        self._db.execute("COMMIT")
+        if others is None:
+            self.blob_path(row[0]).unlink(missing_ok=True)
+
     def close(self) -> None:
         self._db.close()
 
@@ -524,6 +539,13 @@ class FileService:
         upload.acked = upload.offset
         upload.peer.send(protocol.encode(FileAck(upload.row.token, upload.offset)))
 
+    def withdraw(self, file: FileRef) -> None:
+        """The hub's ``file_deleted``: a deleted message takes its file with it."""
+        try:
+            self.store.withdraw(file.id)
+        except (OSError, sqlite3.Error) as exc:
+            log.error("deleted file %s not removed: %s", file.name, exc)
+
     def cancel(self, peer: UploadPeer, request: FileCancel) -> None:
         member = self._hub.sender(peer)
         upload = self._by_token.get(request.upload)
@@ -622,7 +644,7 @@ class FileService:
             return http_response(http.HTTPStatus.NOT_FOUND, b"no such file\n", "text/plain; charset=utf-8")
         if stored.gone:
             return http_response(http.HTTPStatus.GONE,
-                                 b"this file was removed from the server to make room for newer files\n",
+                                 b"this file was deleted, or removed to make room for newer files\n",
                                  "text/plain; charset=utf-8")
         try:
             body = open(stored.path, "rb")  # noqa: SIM115 - the transport closes it when sent

@@ -240,6 +240,8 @@ class Hub:
         self._clock = clock
         self._edit_window_ms = edit_window * 1000
         self._searcher = searcher
+        # Told when the message of a shared file is deleted (server.files: the file goes too).
+        self.file_deleted: Callable[[FileRef], None] | None = None
         self._rooms: dict[str, Room] = {}
         self._members: dict[Session, Member] = {}
         self._pending: list[tuple[Record, Member]] = []
@@ -412,6 +414,8 @@ class Hub:
             ),
             member,
         )
+        if original.file is not None and self.file_deleted is not None:
+            self.file_deleted(original.file)
 
     def search(self, session: Session, request: protocol.Search) -> None:
         """Search the room's history (and the member's own private messages); answered later."""

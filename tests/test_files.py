@@ -576,3 +576,29 @@ def test_in_a_room_with_a_key_the_files_need_the_key_or_the_link(tmp_path):
         run(scenario())
     finally:
         thread.stop()
+
+
+def test_deleting_a_file_message_takes_the_file_with_it(server, tmp_path):
+    data = os.urandom(50_000)
+
+    async def scenario():
+        ann = await member(server.url, "ann")
+        uploader = Uploader(ann.connection)
+        kept = await uploader.send_file("kept.bin", data)
+        doomed = await uploader.send_file("doomed.bin", data)
+        lonely = await uploader.send_file("lonely.bin", b"only here")
+        # A file message cannot be edited.
+        await ann.connection.send(f'{{"type":"edit","id":{lonely["id"]},"content":"x","nonce":"e"}}')
+        for record in (doomed, lonely):
+            await ann.connection.send(f'{{"type":"delete","id":{record["id"]},"nonce":"d{record["id"]}"}}')
+        await asyncio.sleep(0.3)
+        assert (await get(server.port, doomed["file"]["url"]))[0] == 410
+        assert (await get(server.port, lonely["file"]["url"]))[0] == 410
+        assert (await get(server.port, kept["file"]["url"]))[2] == data  # same bytes, still shared
+        refusals = [f for f in uploader.other if f["type"] == "error" and f.get("nonce") == "e"]
+        assert [f["code"] for f in refusals] == ["not_allowed"]
+        events = [f["type"] for f in uploader.other if f.get("nonce", "").startswith("d")]
+        assert events == ["delete", "delete"]
+
+    run(scenario())
+    assert len(stored_blobs(tmp_path / "data")) == 1

@@ -176,3 +176,22 @@ def test_fifty_mib_page_to_client_and_client_to_page_keep_their_sha256(run, open
         assert digest == own["file"]["sha256"] == sha(other)
 
     run(scenario())
+
+
+def test_a_file_sent_in_a_private_conversation_reaches_only_the_addressee(run, open_page, server):
+    async def scenario():
+        alice, bob = await page_with_peer(open_page, server)
+        page = alice.page
+        carol = await ChatPeer.open(server.url)
+        await carol.join("carol", "room-1")
+        await page.locator("#memberList .member", has_text="bob").click()
+        await expect(page.locator("#privateBar")).to_be_visible()
+        await page.set_input_files("#filePicker", files=[
+            {"name": "for-bob.png", "mimeType": "image/png", "buffer": PICTURE}])
+        record = await file_record(bob)
+        assert record["to"] == "bob" and record["file"]["name"] == "for-bob.png"
+        await image_shown(page)
+        await expect(page.locator("#log .msg.private .file-image img")).to_have_count(1)
+        assert not [f for f in await carol.nothing(0.5) if f.get("file")]
+
+    run(scenario())

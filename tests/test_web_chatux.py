@@ -237,3 +237,33 @@ def test_a_reconnect_marks_the_first_missed_message(run, open_page, server):
         await bob.close()
 
     run(scenario())
+
+
+def test_at_600_by_400_the_page_folds_its_sidebar_and_clips_nothing(run, open_page, server):
+    async def scenario():
+        for locale in ("en-US", "zh-CN"):
+            seen = await open_page(locale=locale, viewport={"width": 600, "height": 400})
+            page = seen.page
+            await join(page, "alice", "narrow-" + locale[:2])
+            await page.fill("#msgInput", "")
+            clipped = await page.evaluate("""() => {
+              const bad = [];
+              for (const el of document.querySelectorAll('#sidebar *, #chat > *, #composer *')) {
+                const box = el.getBoundingClientRect();
+                if (!box.width || getComputedStyle(el).visibility === 'hidden') continue;
+                if (el.closest('[hidden]') || el.closest('#memberList')) continue;
+                if (box.left < -0.5 || box.right > innerWidth + 0.5) bad.push(el.id || el.className);
+                if (el.scrollWidth > el.clientWidth + 1 && getComputedStyle(el).overflowX === 'visible'
+                    && el.children.length === 0) bad.push('overflows: ' + (el.id || el.className));
+              }
+              return bad;
+            }""")
+            assert clipped == []
+            chat = await page.locator("#chat").bounding_box()
+            assert chat["width"] == 600, "the chat takes the whole width; the sidebar is a bar above"
+            for selector in ("#msgInput", "#emojiBtn", "#sendBtn"):
+                box = await page.locator(selector).bounding_box()
+                assert box["x"] >= 0 and box["x"] + box["width"] <= 600 and box["y"] + box["height"] <= 400
+            await page.screenshot(path=str(ARTIFACTS / f"web-narrow-{locale[:2]}.png"))
+
+    run(scenario())

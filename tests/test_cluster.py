@@ -624,7 +624,8 @@ def test_replies_edits_and_deletions_travel_between_processes(start_nodes):
         edit = await bob.expect("edit")
         assert edit["target"] == original["id"] and edit["content"] == "final text"
         await alice.send(type="chat", content="oops", nonce="a3")
-        oops = await bob.expect("chat", content="oops")
+        oops = await alice.expect("chat", nonce="a3")  # a client knows its message's id from the ack
+        await bob.expect("chat", id=oops["id"])
         await alice.send(type="delete", id=oops["id"], nonce="a4")
         assert (await bob.expect("delete"))["target"] == oops["id"]
         await bob.send(type="edit", id=original["id"], content="not mine", nonce="b2")

@@ -20,6 +20,7 @@ import pytest  # noqa: E402
 from PySide6.QtCore import QCoreApplication, QEvent, QObject, QPoint, QSettings, Qt, QUrl, Slot  # noqa: E402
 from PySide6.QtGui import QDesktopServices, QFontMetricsF, QGuiApplication  # noqa: E402
 from PySide6.QtTest import QTest  # noqa: E402
+from PySide6.QtWidgets import QMessageBox  # noqa: E402
 
 from conftest import ChatPeer, free_port, make_config  # noqa: E402
 from desktop.client import ConnectionState  # noqa: E402
@@ -413,12 +414,37 @@ def test_links_are_clickable_and_only_http(windows, qapp):
         (link_rects, url), = geometry.links
         centre = link_rects[0].center().toPoint() + rect.topLeft()
         QTest.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, centre)
+        box = view.link_prompt.box
+        assert box is not None and box.isVisible() and catcher.urls == [], "a click asks first"
+        assert box.informativeText() == "https://example.com/a?b=1"
+        box.button(QMessageBox.StandardButton.Cancel).click()
+        QTest.qWait(20)
+        assert catcher.urls == [] and view.link_prompt.box is None
+        QTest.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, centre)
+        view.link_prompt.open_button.click()
+        QTest.qWait(20)
         assert catcher.urls == ["https://example.com/a?b=1"]
         outside = QPoint(rect.left() + SIDE_MARGIN + PAD_X + 2, centre.y())
         QTest.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, outside)
-        assert catcher.urls == ["https://example.com/a?b=1"]
+        assert catcher.urls == ["https://example.com/a?b=1"] and view.link_prompt.box is None
     finally:
         QDesktopServices.unsetUrlHandler("https")
+
+
+def test_a_link_prompt_shows_hidden_characters_and_the_real_host(windows, qapp, artifacts):
+    """'https://bank.example\u202egnp.exe' and a Cyrillic look-alike host are spelled out."""
+    from desktop.widgets.link_prompt import shown_target
+
+    window = windows("prompt")
+    assert shown_target("https://exаmple.com/") == "https://xn--exmple-4nf.com/"  # Cyrillic а
+    window.model.add_records([ChatRecord(1, "room-1", "bob", "https://exаmple.com/pay\u202egnp.exe", 0)])
+    (start, end, url), = find_links(window.model.item(0).content)
+    assert url == "https://exаmple.com/pay", "a link ends at a direction override"
+    window.view.link_prompt.ask("https://exаmple.com/p%20a\u200bth")
+    box = window.view.link_prompt.box
+    assert box.informativeText() == "https://xn--exmple-4nf.com/p%20a%E2%80%8Bth"
+    box.grab().save(str(artifacts / "link-prompt.png"))
+    box.button(QMessageBox.StandardButton.Cancel).click()
 
 
 def test_view_sticks_to_bottom_until_scrolled_up_then_counts_new(windows, qapp):

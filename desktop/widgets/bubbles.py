@@ -11,11 +11,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from PySide6.QtCore import QDateTime, QEvent, QPointF, QRectF, QSize, Qt, QUrl, Signal
+from PySide6.QtCore import QDateTime, QEvent, QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import (
     QBrush,
     QColor,
-    QDesktopServices,
     QFont,
     QFontMetricsF,
     QPainter,
@@ -40,7 +39,9 @@ FINAL_REFUSALS = frozenset({"too_long", "empty", "bad_message"})
 def can_retry(item: MessageItem) -> bool:
     return item.state is DeliveryState.FAILED and bool(item.nonce) and item.refusal not in FINAL_REFUSALS
 
-LINK_PATTERN = re.compile(r"https?://[^\s<>\"'\u2028]+", re.IGNORECASE)
+LINK_PATTERN = re.compile(r"https?://[^\s<>\"'\u2028\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]+",
+                          re.IGNORECASE)
+"""http(s) links; a link ends at whitespace and at invisible or direction-changing characters."""
 _TRAILING_PUNCTUATION = ".,;:!?)]}'\"。，、！？）"
 
 
@@ -113,10 +114,12 @@ class BubbleDelegate(QStyledItemDelegate):
     Signals:
         retryRequested(str): the user clicked a failed own message (its nonce).
         quoteClicked(int): the user clicked a reply's quote (the original's id).
+        linkClicked(str): the user clicked an http(s) link (opened only after a prompt).
     """
 
     retryRequested = Signal(str)
     quoteClicked = Signal(int)
+    linkClicked = Signal(str)
 
     def __init__(self, view) -> None:
         super().__init__(view)
@@ -461,7 +464,7 @@ class BubbleDelegate(QStyledItemDelegate):
             return False
         url = self.link_at(item, option.rect, event.position())
         if url is not None:
-            QDesktopServices.openUrl(QUrl(url))
+            self.linkClicked.emit(url)  # the view asks first (desktop.widgets.link_prompt)
             return True
         if item.quote is not None:
             quote = self.geometry(item, option.rect.width()).quote_rect

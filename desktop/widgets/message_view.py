@@ -24,6 +24,7 @@ from PySide6.QtWidgets import QAbstractItemView, QMenu, QPushButton, QStyleOptio
 from desktop.models import Kind, MessageModel, Role
 from desktop.widgets.bubbles import BubbleDelegate, can_retry
 from desktop.widgets.copy_feedback import copy_with_toast
+from desktop.widgets.link_prompt import LinkPrompt
 
 __all__ = ["MessageView"]
 
@@ -56,6 +57,8 @@ class MessageView(QAbstractItemView):
         self.verticalScrollBar().setSingleStep(24)
         self.bubbles = BubbleDelegate(self)
         self.bubbles.retryRequested.connect(self.retryRequested)
+        self.link_prompt = LinkPrompt(self)
+        self.bubbles.linkClicked.connect(self.link_prompt.ask)
         self.setItemDelegate(self.bubbles)
         self._heights: list[int] = []
         self._bottoms: list[int] = []

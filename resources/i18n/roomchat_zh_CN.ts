@@ -22,42 +22,42 @@
 <context>
     <name>BubbleDelegate</name>
     <message>
-        <location filename="../../desktop/widgets/bubbles.py" line="181"/>
+        <location filename="../../desktop/widgets/bubbles.py" line="184"/>
         <source>private to %1</source>
         <translation>私信给 %1</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/bubbles.py" line="183"/>
+        <location filename="../../desktop/widgets/bubbles.py" line="186"/>
         <source>private</source>
         <translation>私信</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/bubbles.py" line="185"/>
+        <location filename="../../desktop/widgets/bubbles.py" line="188"/>
         <source>edited</source>
         <translation>已编辑</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/bubbles.py" line="187"/>
+        <location filename="../../desktop/widgets/bubbles.py" line="190"/>
         <source>sending…</source>
         <translation>发送中…</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/bubbles.py" line="189"/>
+        <location filename="../../desktop/widgets/bubbles.py" line="192"/>
         <source>not sent: longer than %1 characters</source>
         <translation>未发送:超过 %1 个字符</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/bubbles.py" line="191"/>
+        <location filename="../../desktop/widgets/bubbles.py" line="194"/>
         <source>not sent: the server refused it</source>
         <translation>未发送:服务器拒绝了这条消息</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/bubbles.py" line="193"/>
+        <location filename="../../desktop/widgets/bubbles.py" line="196"/>
         <source>not sent — click to retry</source>
         <translation>未发送 — 点击重试</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/bubbles.py" line="365"/>
+        <location filename="../../desktop/widgets/bubbles.py" line="368"/>
         <source>Message deleted</source>
         <translation>消息已删除</translation>
     </message>
@@ -303,19 +303,37 @@
     </message>
 </context>
 <context>
+    <name>LinkPrompt</name>
+    <message>
+        <location filename="../../desktop/widgets/link_prompt.py" line="35"/>
+        <source>Open link</source>
+        <translation>打开链接</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/widgets/link_prompt.py" line="36"/>
+        <source>Open this link in your browser?</source>
+        <translation>在浏览器中打开此链接?</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/widgets/link_prompt.py" line="39"/>
+        <source>Open</source>
+        <translation>打开</translation>
+    </message>
+</context>
+<context>
     <name>MainWindow</name>
     <message>
-        <location filename="../../desktop/window.py" line="457"/>
+        <location filename="../../desktop/window.py" line="440"/>
         <source>The server&apos;s certificate is not trusted yet</source>
         <translation>服务器的证书尚未被信任</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="458"/>
+        <location filename="../../desktop/window.py" line="441"/>
         <source>The server&apos;s certificate has changed</source>
         <translation>服务器的证书已更改</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="475"/>
+        <location filename="../../desktop/window.py" line="458"/>
         <source>This server now presents a different certificate. Someone may be listening in, or the host made a new one.
 
 SHA-256: %1
@@ -328,7 +346,7 @@ SHA-256：%1
 信任新的证书吗？</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="479"/>
+        <location filename="../../desktop/window.py" line="462"/>
         <source>Compare this fingerprint with the one the host shows.
 
 SHA-256: %1
@@ -341,134 +359,134 @@ SHA-256：%1
 信任此服务器吗？</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="482"/>
+        <location filename="../../desktop/window.py" line="465"/>
         <source>Server certificate</source>
         <translation>服务器证书</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="189"/>
+        <location filename="../../desktop/window.py" line="172"/>
         <source>Not connected</source>
         <translation>未连接</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="193"/>
-        <location filename="../../desktop/window.py" line="400"/>
-        <location filename="../../desktop/window.py" line="404"/>
+        <location filename="../../desktop/window.py" line="176"/>
+        <location filename="../../desktop/window.py" line="383"/>
+        <location filename="../../desktop/window.py" line="387"/>
         <source>Join room</source>
         <translation>加入房间</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="346"/>
+        <location filename="../../desktop/window.py" line="329"/>
         <source>Enter a name first</source>
         <translation>请先输入用户名</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="350"/>
+        <location filename="../../desktop/window.py" line="333"/>
         <source>Enter a room</source>
         <translation>请输入房间号</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="383"/>
+        <location filename="../../desktop/window.py" line="366"/>
         <source>Switch room</source>
         <translation>切换房间</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="385"/>
+        <location filename="../../desktop/window.py" line="368"/>
         <source>Type another room and press Enter to switch</source>
         <translation>输入另一个房间号并按 Enter 即可切换</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="401"/>
+        <location filename="../../desktop/window.py" line="384"/>
         <source>Joining…</source>
         <translation>正在加入…</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="402"/>
+        <location filename="../../desktop/window.py" line="385"/>
         <source>Joined</source>
         <translation>已加入</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="403"/>
+        <location filename="../../desktop/window.py" line="386"/>
         <source>Reconnecting...</source>
         <translation>正在重连...</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="414"/>
+        <location filename="../../desktop/window.py" line="397"/>
         <source>Online in %1</source>
         <translation>已在房间「%1」在线</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="416"/>
+        <location filename="../../desktop/window.py" line="399"/>
         <source>Connecting…</source>
         <translation>正在连接…</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="418"/>
+        <location filename="../../desktop/window.py" line="401"/>
         <source>Reconnecting: %1</source>
         <translation>正在重连：%1</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="420"/>
+        <location filename="../../desktop/window.py" line="403"/>
         <source>Gave up reconnecting: %1</source>
         <translation>已停止重连：%1</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="422"/>
+        <location filename="../../desktop/window.py" line="405"/>
         <source>Offline: %1</source>
         <translation>离线：%1</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="430"/>
+        <location filename="../../desktop/window.py" line="413"/>
         <source>%1 — retry %2 in %3 s</source>
         <translation>%1 — %3 秒后第 %2 次重试</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="450"/>
+        <location filename="../../desktop/window.py" line="433"/>
         <source>That name is already taken in this room</source>
         <translation>这个名字在本房间已被占用</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="451"/>
+        <location filename="../../desktop/window.py" line="434"/>
         <source>That name cannot be used</source>
         <translation>不能使用这个名字</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="452"/>
+        <location filename="../../desktop/window.py" line="435"/>
         <source>That room name cannot be used</source>
         <translation>不能使用这个房间名</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="453"/>
+        <location filename="../../desktop/window.py" line="436"/>
         <source>This room needs the right key</source>
         <translation>这个房间需要正确的密钥</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="454"/>
+        <location filename="../../desktop/window.py" line="437"/>
         <source>This server requires a room key: enter it</source>
         <translation>此服务器需要房间密钥：请输入</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="455"/>
+        <location filename="../../desktop/window.py" line="438"/>
         <source>The server cannot store messages right now</source>
         <translation>服务器暂时无法保存消息</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="456"/>
+        <location filename="../../desktop/window.py" line="439"/>
         <source>Not a valid server address</source>
         <translation>服务器地址无效</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="595"/>
+        <location filename="../../desktop/window.py" line="578"/>
         <source>Private message from %1</source>
         <translation>来自 %1 的私信</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="597"/>
+        <location filename="../../desktop/window.py" line="580"/>
         <source>%1 mentioned you</source>
         <translation>%1 提到了你</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="599"/>
+        <location filename="../../desktop/window.py" line="582"/>
         <source>%1 in RoomChat</source>
         <translation>%1 发来新消息</translation>
     </message>
@@ -478,17 +496,17 @@ SHA-256：%1
         <translation>正在端口 %1 上主持：请输入用户名并加入</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="645"/>
+        <location filename="../../desktop/window.py" line="628"/>
         <source>&amp;Language</source>
         <translation>语言(&amp;L)</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="268"/>
+        <location filename="../../desktop/window.py" line="251"/>
         <source>No server yet — host a room on this computer?</source>
         <translation>还没有服务器 — 要在这台电脑上主持一个房间吗？</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="269"/>
+        <location filename="../../desktop/window.py" line="252"/>
         <source>Host a room</source>
         <translation>主持房间</translation>
     </message>
@@ -588,50 +606,50 @@ SHA-256：%1
         <translation>你离开太久了:只显示最新的 1000 条消息。</translation>
     </message>
     <message>
-        <location filename="../../desktop/models.py" line="117"/>
+        <location filename="../../desktop/models.py" line="121"/>
         <source>Message deleted</source>
         <translation>消息已删除</translation>
     </message>
     <message>
-        <location filename="../../desktop/models.py" line="75"/>
-        <source>The server lost this room's history: earlier messages are gone there.</source>
+        <location filename="../../desktop/models.py" line="81"/>
+        <source>The server lost this room&apos;s history: earlier messages are gone there.</source>
         <translation>服务器丢失了这个房间的历史记录:之前的消息在服务器上已不存在。</translation>
     </message>
 </context>
 <context>
     <name>MessageView</name>
     <message>
-        <location filename="../../desktop/widgets/message_view.py" line="351"/>
+        <location filename="../../desktop/widgets/message_view.py" line="354"/>
         <source>1 new message ↓</source>
         <translation>1 条新消息 ↓</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/message_view.py" line="353"/>
+        <location filename="../../desktop/widgets/message_view.py" line="356"/>
         <source>%1 new messages ↓</source>
         <translation>%1 条新消息 ↓</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/message_view.py" line="395"/>
+        <location filename="../../desktop/widgets/message_view.py" line="398"/>
         <source>Reply</source>
         <translation>回复</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/message_view.py" line="398"/>
+        <location filename="../../desktop/widgets/message_view.py" line="401"/>
         <source>Edit</source>
         <translation>编辑</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/message_view.py" line="400"/>
+        <location filename="../../desktop/widgets/message_view.py" line="403"/>
         <source>Delete</source>
         <translation>删除</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/message_view.py" line="391"/>
+        <location filename="../../desktop/widgets/message_view.py" line="394"/>
         <source>Copy text</source>
         <translation>复制文字</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/message_view.py" line="403"/>
+        <location filename="../../desktop/widgets/message_view.py" line="406"/>
         <source>Retry sending</source>
         <translation>重新发送</translation>
     </message>
@@ -639,22 +657,22 @@ SHA-256：%1
 <context>
     <name>NetworkRooms</name>
     <message>
-        <location filename="../../desktop/widgets/network_rooms.py" line="133"/>
+        <location filename="../../desktop/widgets/network_rooms.py" line="146"/>
         <source>Double-click a room to join it.</source>
         <translation>双击房间即可加入。</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/network_rooms.py" line="135"/>
+        <location filename="../../desktop/widgets/network_rooms.py" line="148"/>
         <source>Looking for rooms… None yet: type the host&apos;s address above.</source>
         <translation>正在查找房间… 还没有找到：请在上方输入主持人的地址。</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/network_rooms.py" line="137"/>
+        <location filename="../../desktop/widgets/network_rooms.py" line="150"/>
         <source>Rooms on the network cannot be listed here: type the host&apos;s address above.</source>
         <translation>这里无法列出局域网上的房间：请在上方输入主持人的地址。</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/network_rooms.py" line="141"/>
+        <location filename="../../desktop/widgets/network_rooms.py" line="154"/>
         <source>Rooms on this network</source>
         <translation>局域网上的房间</translation>
     </message>
@@ -662,22 +680,22 @@ SHA-256：%1
 <context>
     <name>NetworkRoomsModel</name>
     <message>
-        <location filename="../../desktop/widgets/network_rooms.py" line="75"/>
+        <location filename="../../desktop/widgets/network_rooms.py" line="87"/>
         <source>(no one in a room yet)</source>
         <translation>（还没有人进入房间）</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/network_rooms.py" line="77"/>
+        <location filename="../../desktop/widgets/network_rooms.py" line="89"/>
         <source>%1 · %2 (recent)</source>
         <translation>%1 · %2（最近）</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/network_rooms.py" line="78"/>
+        <location filename="../../desktop/widgets/network_rooms.py" line="90"/>
         <source>1 person</source>
         <translation>1 人</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/network_rooms.py" line="78"/>
+        <location filename="../../desktop/widgets/network_rooms.py" line="90"/>
         <source>%1 people</source>
         <translation>%1 人</translation>
     </message>
@@ -761,47 +779,47 @@ SHA-256：%1
 <context>
     <name>ShareCard</name>
     <message>
-        <location filename="../../desktop/widgets/share_card.py" line="189"/>
+        <location filename="../../desktop/widgets/share_card.py" line="207"/>
         <source>Certificate SHA-256 (guests compare it): %1</source>
         <translation>证书 SHA-256（供访客比对）：%1</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/share_card.py" line="194"/>
+        <location filename="../../desktop/widgets/share_card.py" line="212"/>
         <source>Checking that others can reach this address…</source>
         <translation>正在检查其他人能否访问这个地址…</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/share_card.py" line="196"/>
+        <location filename="../../desktop/widgets/share_card.py" line="214"/>
         <source>✓ Reachable at %1 (checked from this computer)</source>
         <translation>✓ 可以通过 %1 访问（已从这台电脑检查）</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/share_card.py" line="198"/>
+        <location filename="../../desktop/widgets/share_card.py" line="216"/>
         <source>⚠ %1 does not answer: %2</source>
         <translation>⚠ %1 无法访问：%2</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/share_card.py" line="208"/>
+        <location filename="../../desktop/widgets/share_card.py" line="226"/>
         <source>Others join at</source>
         <translation>其他人从这里加入</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/share_card.py" line="209"/>
+        <location filename="../../desktop/widgets/share_card.py" line="227"/>
         <source>Hide</source>
         <translation>隐藏</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/share_card.py" line="210"/>
+        <location filename="../../desktop/widgets/share_card.py" line="228"/>
         <source>Hide this card (the host panel shows it again)</source>
         <translation>隐藏此卡片（可在主持面板中重新显示）</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/share_card.py" line="211"/>
+        <location filename="../../desktop/widgets/share_card.py" line="229"/>
         <source>In a web browser (or scan the code)</source>
         <translation>用网页浏览器打开（或扫描二维码）</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/share_card.py" line="212"/>
+        <location filename="../../desktop/widgets/share_card.py" line="230"/>
         <source>In the RoomChat app</source>
         <translation>用 RoomChat 应用加入</translation>
     </message>

@@ -2,6 +2,7 @@
    members, private messages, typing indicator; replies, edits and deletions (message_actions.js)
    and search (search_panel.js). Every piece of user data is put in the page as text. */
 import { FileTransfers } from "./files.js";
+import { MAX_HISTORY_FRAME, MAX_LOG, MAX_MEMBERS, guardRecord, label } from "./guard.js";
 import { appendLinkified } from "./linkify.js";
 import { MessageActions } from "./message_actions.js";
 import { SearchPanel } from "./search_panel.js";
@@ -47,6 +48,7 @@ import { TypingIndicator } from "./typing.js";
     welcomeLastId: null,
     seenIds: new Set(),
     members: [],
+    trimMarker: null,
     privateTo: null,
     outbox: [],           // {nonce, content, to, status: queued|sent|failed, node}
     nonceCounter: 0,
@@ -147,6 +149,7 @@ import { TypingIndicator } from "./typing.js";
   function appendToLog(item, { countUnread }) {
     const follow = nearBottom();
     el.log.append(item);
+    trimLog();
     if (follow || !countUnread) {
       if (follow) scrollToBottom();
       return;
@@ -155,6 +158,16 @@ import { TypingIndicator } from "./typing.js";
     el.newMessages.textContent = state.unread === 1 ? t("newMessagesOne")
       : t("newMessagesMany", { count: state.unread });
     el.newMessages.hidden = false;
+  }
+
+  /** Keep the newest MAX_LOG entries; one notice at the top says older ones were removed. */
+  function trimLog() {
+    if (el.log.childElementCount <= MAX_LOG) return;
+    if (!state.trimMarker || !state.trimMarker.isConnected) {
+      state.trimMarker = node("div", "msg system", t("logTrimmed"));
+      el.log.prepend(state.trimMarker);
+    }
+    while (el.log.childElementCount > MAX_LOG + 1) state.trimMarker.nextElementSibling.remove();
   }
 
   /* ---------- rendering messages ---------- */
@@ -194,8 +207,9 @@ import { TypingIndicator } from "./typing.js";
   }
 
   /** A chat from the server (live or history): dedupe by id, confirm our pending copy. */
-  function receiveChat(message, { countUnread, history = false }) {
-    if (typeof message.id !== "number" || typeof message.content !== "string") return;
+  function receiveChat(raw, { countUnread, history = false }) {
+    if (!raw || typeof raw.id !== "number" || typeof raw.content !== "string") return;
+    const message = guardRecord(raw);
     if (state.seenIds.has(message.id)) return;
     state.seenIds.add(message.id);
     state.lastId = state.lastId === null ? message.id : Math.max(state.lastId, message.id);
@@ -374,7 +388,8 @@ import { TypingIndicator } from "./typing.js";
   }
 
   function updateMembers(members) {
-    state.members = members.filter((name) => typeof name === "string");
+    state.members = members.filter((name) => typeof name === "string").slice(0, MAX_MEMBERS)
+      .map((name) => label(name)).filter(Boolean);
     for (const name of typers.names()) {
       if (!state.members.some((member) => sameName(member, name))) typers.stop(name);
     }
@@ -498,7 +513,9 @@ import { TypingIndicator } from "./typing.js";
   function onHistory(message) {
     const follow = nearBottom();
     if (message.truncated === true) notice(t("historyTruncated"));
-    for (const record of Array.isArray(message.messages) ? message.messages : []) {
+    const records = Array.isArray(message.messages) ? message.messages.slice(-MAX_HISTORY_FRAME) : [];
+    for (const record of records) {
+      if (!record || typeof record !== "object") continue;
       if (record.type === "edit" || record.type === "delete") receiveEvent(record);
       else receiveChat(record, { countUnread: !follow, history: true });
     }

@@ -8,6 +8,9 @@ const BACKOFF_MAX_MS = 30000;
 const TRIES_BEFORE_GIVING_UP_NOTICE = 10;
 const PING_EVERY_MS = 30000;
 const PONG_TIMEOUT_MS = 10000;
+/** Longer frames are ignored unparsed: a RoomChat server's largest, a history page, is at
+    most 512 KiB (the page's other guest limits are in guard.js). */
+const MAX_FRAME_CHARS = 1024 * 1024;
 
 /** Wait before reconnect try `attempt` (1-based): 1 s doubling up to 30 s, with ±25 % jitter. */
 function backoffDelay(attempt) {
@@ -90,6 +93,7 @@ class ChatConnection {
   }
 
   receive(data) {
+    if (typeof data !== "string" || data.length > MAX_FRAME_CHARS) return;  // a hostile host's
     let message;
     try {
       message = JSON.parse(data);

@@ -107,7 +107,7 @@ async def _scenario(app, folder: Path) -> list[str]:
     store = QSettings(str(folder / "settings.ini"), QSettings.Format.IniFormat)
     window = MainWindow(Settings(store), host_data_dir=folder / "window-host")
     window.show()
-    app.processEvents()
+    await asyncio.sleep(0)  # let Qt show it (never processEvents() inside a coroutine)
     _check(window.isVisible() and not window.windowIcon().isNull(), "the main window did not open")
     passed.append("window")
 

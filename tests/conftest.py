@@ -93,7 +93,22 @@ def run_on_qasync(qasync_loop):
 
     def run_scenario(scenario, timeout: float = 60.0):
         asyncio.set_event_loop(qasync_loop)
-        return qasync_loop.run_until_complete(asyncio.wait_for(scenario, timeout))
+        reentered = []
+
+        def note_reentry(loop, context) -> None:
+            # Spinning Qt's event loop inside a coroutine (processEvents, qWait, exec) steps
+            # another task from within this one: asyncio refuses, and that task never resumes.
+            if "Cannot enter into task" in str(context.get("exception")):
+                reentered.append(context["exception"])
+            loop.default_exception_handler(context)
+
+        qasync_loop.set_exception_handler(note_reentry)
+        try:
+            result = qasync_loop.run_until_complete(asyncio.wait_for(scenario, timeout))
+        finally:
+            qasync_loop.set_exception_handler(None)
+        assert not reentered, f"the Qt event loop was spun inside a coroutine: {reentered[0]}"
+        return result
 
     return run_scenario
 

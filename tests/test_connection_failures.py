@@ -208,7 +208,7 @@ def test_the_status_line_names_each_cause_in_the_current_language(run, windows, 
         retrying = window.connection.state is ConnectionState.RECONNECTING
         assert window.sidebar.retry_button.isVisibleTo(window.sidebar) == retrying  # "Retry now"
         window.sidebar.grab().save(str(artifacts / f"failure-{shot}-{language}.png"))
-        QCoreApplication.processEvents()
+        await asyncio.sleep(0)
         window.leave()
         return took
 

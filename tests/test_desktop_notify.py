@@ -5,6 +5,7 @@ A private session bus (dbus-daemon) per test; dbus-monitor records what the app 
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import subprocess
@@ -117,7 +118,7 @@ def test_a_mention_notifies_even_in_a_muted_room(run, server_thread, windows, se
         fill_and_join(alice, "alice", server_thread.url)
         await until(lambda: online(alice))
         alice.set_language("zh_CN")
-        qapp.processEvents()
+        await asyncio.sleep(0)
         alice.drawer.mute.click()
         assert alice.notifier.muted and alice.drawer.mute.text() == "🔕"
         assert alice.drawer.mute.toolTip().startswith("已静音")

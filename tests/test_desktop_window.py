@@ -497,6 +497,7 @@ def test_screenshots_of_a_room_in_use(run, windows, qapp, artifacts, tmp_path):
         await asyncio.sleep(0.1)
         alice.grab().save(str(artifacts / "desktop-chinese.png"))
         alice.set_language("en")
+        await until(lambda: alice.hosting.guests() == 1, what="the host counting bob (reported after 0.5 s)")
         QTest.mouseClick(alice.sidebar.host_panel.switch, Qt.MouseButton.LeftButton)
         await answer(alice, stop=True)  # bob is still in the room: asked first
         await until(lambda: bob.connection.state is not ConnectionState.ONLINE)

@@ -80,6 +80,8 @@ def _pairs(run: str) -> str:
 
 def words_text(text: str) -> str:
     """The text as the index sees it: each CJK run as its overlapping pairs, then its last character."""
+    if text.isascii():  # most chat: no CJK run to find, and the regex costs 2 us per 70 characters
+        return text
     return _CJK_RUN.sub(lambda m: f" {_pairs(m.group())} ", text)
 
 

@@ -28,8 +28,6 @@ import ssl
 import time
 from collections import OrderedDict, deque
 from collections.abc import Coroutine
-from typing import Protocol
-from urllib.parse import urlsplit
 
 from PySide6.QtCore import QObject, Signal
 from websockets.asyncio.client import ClientConnection, connect
@@ -39,8 +37,9 @@ from desktop import guard
 from desktop.addresses import normalize_url
 from desktop.failures import Failure, classify, close_failure
 from desktop.session_end import SessionLost, SessionStop, failure_detail
-
-from desktop.trust import CertificateTrust, fetch_certificate, fingerprint
+from desktop.settings import ResumeSecrets
+from desktop.transfers import HttpTarget, Uploads
+from desktop.trust import CertificateTrust, certificate_address, fetch_certificate, fingerprint
 from server.protocol import (
     SUBPROTOCOL,
     Chat,
@@ -50,6 +49,8 @@ from server.protocol import (
     Edit,
     EditRecord,
     Error,
+    FileAccept,
+    FileAck,
     History,
     Join,
     Leave,
@@ -101,18 +102,6 @@ the server's rate limit (20/s, bursts of 40) instead of being refused as rate_li
 
 TYPING_REPEAT = 2.0
 """Seconds between repeated ``typing: true`` frames while someone keeps typing."""
-
-
-class ResumeSecrets(Protocol):
-    """Keeps the resume secret a server issued to a name in a room (desktop.settings.Settings).
-
-    Private history is shown only to whoever proves, with the name's last secret, to be the
-    member who sent or received it; keeping the secret lets a restarted app prove that.
-    """
-
-    def resume_secret(self, url: str, name_key: str, room: str) -> str: ...
-
-    def remember_resume_secret(self, url: str, name_key: str, room: str, secret: str) -> None: ...
 
 
 class ConnectionState(enum.Enum):
@@ -231,6 +220,7 @@ class ChatConnection(QObject):
         self._tasks: set[asyncio.Task] = set()
         self._typing_sent = False
         self._typing_at = 0.0
+        self.uploads = Uploads(self)
 
     # Properties ---------------------------------------------------------
 
@@ -271,6 +261,15 @@ class ChatConnection(QObject):
         return self._last_id
 
     @property
+    def socket(self) -> ClientConnection | None:
+        """The open websocket while joined (uploads write their chunks to it)."""
+        return self._ws if self._state is ConnectionState.ONLINE else None
+
+    def http_target(self) -> HttpTarget:
+        """Where this server's downloads come from (same host, port and certificate)."""
+        return HttpTarget.of(self._url, self._tls_context())
+
+    @property
     def pending(self) -> tuple[str, ...]:
         """Nonces of own messages not acknowledged yet, in sending order."""
         return tuple(self._outbox)
@@ -298,7 +297,7 @@ class ChatConnection(QObject):
         self._url, self._name, self._room = url, name.strip(), room.strip()
         self._key = key if key is not None else url_key
         self._protocol = 0
-        self._run_task = self._spawn(self._run(previous))
+        self._run_task = self.spawn(self._run(previous))
 
     def trust_certificate(self) -> None:
         """Accept the certificate last refused (UNTRUSTED/CHANGED_CERTIFICATE) and join again."""
@@ -335,7 +334,7 @@ class ChatConnection(QObject):
         if self._state is not ConnectionState.ONLINE or self._protocol != 2:
             return None
         message = dataclasses.replace(message, nonce=secrets.token_urlsafe(9))
-        self._spawn(self._send_quietly(encode(message)))
+        self.spawn(self._send_quietly(encode(message)))
         return message.nonce
 
     def retry(self, nonce: str) -> None:
@@ -352,7 +351,7 @@ class ChatConnection(QObject):
         if self._run_task is not None and not self._run_task.done():
             self._wake.set()
         elif self._url and self._name and self._room:
-            self._run_task = self._spawn(self._run(self._detach(say_leave=False)))
+            self._run_task = self.spawn(self._run(self._detach(say_leave=False)))
 
     def set_typing(self, active: bool) -> None:
         """Tell the room we type; repeated ``True`` is sent at most every 2 s."""
@@ -364,7 +363,7 @@ class ChatConnection(QObject):
         if not active and not self._typing_sent:
             return
         self._typing_sent, self._typing_at = active, now
-        self._spawn(self._send_quietly(encode(Typing(active))))
+        self.spawn(self._send_quietly(encode(Typing(active))))
 
     async def close(self) -> None:
         """Leave and wait until the connection and every task are finished (app quit)."""
@@ -378,7 +377,7 @@ class ChatConnection(QObject):
 
     # Task plumbing --------------------------------------------------------
 
-    def _spawn(self, coro: Coroutine) -> asyncio.Task:
+    def spawn(self, coro: Coroutine) -> asyncio.Task:
         """Start a task and keep a strong reference until it ends (qasync does not)."""
         task = asyncio.get_event_loop().create_task(coro)
         self._tasks.add(task)
@@ -391,7 +390,7 @@ class ChatConnection(QObject):
         if task is None:
             return self._teardown
         ws = self._ws if say_leave and self._state is ConnectionState.ONLINE else None
-        self._teardown = self._spawn(self._shut_down(task, ws))
+        self._teardown = self.spawn(self._shut_down(task, ws))
         return self._teardown
 
     async def _shut_down(self, task: asyncio.Task, ws: ClientConnection | None) -> None:
@@ -491,7 +490,7 @@ class ChatConnection(QObject):
         try:
             first = await self._join(ws)
             online = True
-            heartbeat = self._spawn(self._heartbeat(ws))
+            heartbeat = self.spawn(self._heartbeat(ws))
             if first is not None:
                 self._handle(first)
             while True:
@@ -511,18 +510,12 @@ class ChatConnection(QObject):
                 self._typing_sent = False
             await ws.close()
 
-    def _certificate_address(self) -> str:
-        parts = urlsplit(self._url)
-        return f"{parts.hostname}:{parts.port or 443}"
-
     def _tls_context(self) -> ssl.SSLContext | None:
-        if not self._url.startswith("wss:"):
-            return None
-        return self._trust.context_for(self._certificate_address())
+        return self._trust.context_for(certificate_address(self._url)) if self._url.startswith("wss:") else None
 
     async def _untrusted(self) -> SessionStop | SessionLost:
         """Fetch the refused certificate so the person can compare its fingerprint."""
-        address = self._certificate_address()
+        address = certificate_address(self._url)
         host, _, port = address.rpartition(":")
         try:
             der = await fetch_certificate(host.strip("[]"), int(port), self._open_timeout)
@@ -557,6 +550,7 @@ class ChatConnection(QObject):
         if isinstance(answer, Notice):
             self._joined_v1(answer)
             await self._flush(ws)
+            self.uploads.resume()
             return None
         if not isinstance(answer, Welcome):
             raise SessionLost(Failure.NOT_ROOMCHAT, "unexpected answer to join")
@@ -575,6 +569,7 @@ class ChatConnection(QObject):
             self._take_history(following)
             following = None
         await self._flush(ws)
+        self.uploads.resume()
         return following
 
     def _joined_v1(self, welcome_notice: Notice) -> None:
@@ -606,7 +601,7 @@ class ChatConnection(QObject):
 
     def _schedule_flush(self) -> None:
         if self._state is ConnectionState.ONLINE and self._ws is not None:
-            self._spawn(self._flush(self._ws))
+            self.spawn(self._flush(self._ws))
 
     async def _flush(self, ws: ClientConnection) -> None:
         """Write every queued message not yet written to this connection, in order."""
@@ -650,6 +645,7 @@ class ChatConnection(QObject):
                 pass
 
     def _fail_all(self, reason: str) -> None:
+        self.uploads.fail_all()
         for nonce in list(self._outbox):
             self._fail(nonce, reason, None)
 
@@ -684,6 +680,8 @@ class ChatConnection(QObject):
             self.membersChanged.emit(message.members)
         elif isinstance(message, TypingNotice):
             self.typingChanged.emit(message.sender, message.active)
+        elif isinstance(message, (FileAccept, FileAck)) or isinstance(message, Error) and self.uploads.owns(message.nonce):
+            self.uploads.received(message)
         elif isinstance(message, Error):
             if message.nonce is not None and message.nonce in self._outbox:
                 self._fail(message.nonce, message.content or message.code.value, message.code.value)

@@ -12,8 +12,10 @@ server is ever more than plain text.
 from __future__ import annotations
 
 import dataclasses
+import re
 import unicodedata
 
+from server.file_format import safe_file_name, valid_mime
 from server.hub import HISTORY_FRAME_BYTES, HISTORY_FRAME_MAX
 from server.protocol import (
     DEFAULT_LIMITS,
@@ -21,6 +23,7 @@ from server.protocol import (
     DeleteRecord,
     EditRecord,
     Error,
+    FileRef,
     History,
     Members,
     Notice,
@@ -54,6 +57,8 @@ MESSAGES_KEPT = 5000
 
 _TIME_MAX = 253_402_300_799_999  # 9999-12-31 in ms: beyond, Qt's date functions overflow
 _ID_MAX = 2**63 - 1
+_FILE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 _INVISIBLE = frozenset(("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"))
 
 
@@ -85,6 +90,15 @@ def _time(value: object) -> int:
     return value if isinstance(value, int) and 0 <= value <= _TIME_MAX else 0
 
 
+def _file(ref: FileRef | None) -> FileRef | None:
+    """A file as a guest shows and fetches it: a URL-safe id (else no file), a safe name, a valid type."""
+    if ref is None or not _FILE_ID.fullmatch(ref.id):
+        return None
+    return FileRef(ref.id, safe_file_name(ref.name), min(max(ref.size, 0), _ID_MAX),
+                   ref.mime if valid_mime(ref.mime) else "application/octet-stream",
+                   ref.sha256 if _SHA256.fullmatch(ref.sha256) else "")
+
+
 def _legitimate(record: Record) -> bool:
     """Everything within what a RoomChat server sends (most records): nothing to change."""
     nonce, content, reply = record.nonce, getattr(record, "content", ""), getattr(record, "reply", None)
@@ -95,7 +109,8 @@ def _legitimate(record: Record) -> bool:
             and 0 <= getattr(record, "target", 0) <= _ID_MAX
             and 0 <= (getattr(record, "edited", 0) or 0) <= _TIME_MAX
             and (reply is None or _is_label(reply.sender, DEFAULT_LIMITS.name_max)
-                 and len(reply.excerpt or "") <= CONTENT_MAX))
+                 and len(reply.excerpt or "") <= CONTENT_MAX)
+            and _file(getattr(record, "file", None)) == getattr(record, "file", None))
 
 
 def _record(record: Record) -> Record:
@@ -115,6 +130,7 @@ def _record(record: Record) -> Record:
     if not isinstance(record, ChatRecord):
         changes["target"] = _id(record.target)
     else:
+        changes["file"] = _file(record.file)
         if record.edited is not None:
             changes["edited"] = _time(record.edited)
         if record.reply is not None:

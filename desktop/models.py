@@ -20,7 +20,7 @@ from PySide6.QtCore import (
 
 from desktop.guard import MESSAGES_KEPT
 from desktop.mentions import mentions
-from server.protocol import ChatRecord, DeleteRecord, EditRecord, Notice, Quote, Record
+from server.protocol import ChatRecord, DeleteRecord, EditRecord, FileRef, Notice, Quote, Record
 
 __all__ = ["Kind", "DeliveryState", "Role", "MessageItem", "MessageModel", "notice_text"]
 
@@ -88,7 +88,7 @@ class MessageItem:
     """One row: a chat message (own or other) or a system notice."""
 
     __slots__ = ("id", "sender", "content", "timestamp", "kind", "state", "to", "nonce",
-                 "error", "event", "refusal", "mentioned", "quote", "edited", "deleted")
+                 "error", "event", "refusal", "mentioned", "quote", "edited", "deleted", "file", "transfer", "saved")
 
     def __init__(self, *, id: int, sender: str, content: str, timestamp: int, kind: Kind,
                  state: DeliveryState = DeliveryState.DELIVERED, to: str | None = None,
@@ -111,6 +111,12 @@ class MessageItem:
         """The message this one replies to (sender, first line; excerpt None: deleted)."""
         self.edited = False
         self.deleted = False
+        self.file: FileRef | None = None
+        """A shared file (its ``id`` is empty while our own upload is still on its way)."""
+        self.transfer = -1
+        """Bytes uploaded (own pending file) or saved so far (a Save in progress); -1: none."""
+        self.saved = ""
+        """Where this file was saved on this computer (its Open button opens that)."""
 
     @property
     def text(self) -> str:
@@ -119,6 +125,8 @@ class MessageItem:
             return notice_text(self.event, self.sender, self.content)
         if self.deleted:
             return QCoreApplication.translate("MessageModel", "Message deleted")
+        if self.file is not None:
+            return self.file.name
         return self.content
 
 
@@ -258,6 +266,7 @@ class MessageModel(QAbstractListModel):
                            to=record.to)
         item.mentioned = not own and mentions(record.content, self.own_name)
         item.quote, item.edited, item.deleted = record.reply, record.edited is not None, record.deleted
+        item.file = None if record.deleted else record.file
         if record.id:
             self._by_id[record.id] = item
         return item
@@ -304,7 +313,7 @@ class MessageModel(QAbstractListModel):
         item = MessageItem(id=0, sender=record.sender, content=record.content,
                            timestamp=record.timestamp, kind=Kind.OWN,
                            state=DeliveryState.PENDING, to=record.to, nonce=nonce)
-        item.quote = record.reply
+        item.quote, item.file = record.reply, record.file
         self._by_nonce[nonce] = item
         self._insert(len(self._items), [item])
 
@@ -329,6 +338,7 @@ class MessageModel(QAbstractListModel):
         item.state = DeliveryState.DELIVERED
         item.error = ""
         item.quote = record.reply or item.quote
+        item.file, item.transfer = record.file or item.file, -1
         if record.id:
             self._ids.add(record.id)
             self._by_id[record.id] = item
@@ -341,7 +351,7 @@ class MessageModel(QAbstractListModel):
                 target.content, target.edited = event.content, True
             else:
                 target.content, target.deleted, target.quote = "", True, None
-                target.mentioned = False
+                target.mentioned, target.file = False, None
             self._changed(self._items.index(target))
         if isinstance(event, DeleteRecord):  # the quotes of it say so from now on
             for row, item in enumerate(self._items):
@@ -361,6 +371,32 @@ class MessageModel(QAbstractListModel):
             item.state = DeliveryState.FAILED
             item.error = reason
             self._changed(self._items.index(item))
+
+    def set_transfer(self, item: MessageItem, done: int, *, saved: str | None = None, error: str | None = None) -> None:
+        """Progress of an upload or a Save (-1 when over), where it was saved, or why it failed."""
+        if item not in self._items:
+            return
+        item.transfer = done
+        if saved is not None:
+            item.saved = saved
+        if error is not None:
+            item.error = error
+        self._changed(self._items.index(item))
+
+    def by_nonce(self, nonce: str) -> MessageItem | None:
+        return self._by_nonce.get(nonce)
+
+    def remove_nonce(self, nonce: str) -> None:
+        """Drop an own message that will never be sent (a cancelled upload)."""
+        item = self._by_nonce.pop(nonce, None)
+        if item is not None:
+            self._remove(self._items.index(item))
+
+    def file_changed(self, file_id: str) -> None:
+        """A file's picture arrived: its rows are measured and painted again."""
+        for row, item in enumerate(self._items):
+            if item.file is not None and item.file.id == file_id:
+                self._changed(row)
 
     def retranslate(self) -> None:
         """System notices are worded in the UI language; repaint them after a switch."""

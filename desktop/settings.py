@@ -3,17 +3,30 @@
 from __future__ import annotations
 
 import hashlib
+from typing import Protocol
 
 from PySide6.QtCore import QSettings
 
 from desktop.addresses import RecentServer, dump_recent, parse_recent, remember_server
 
-__all__ = ["Settings", "DEFAULT_ROOM", "DEFAULT_SERVER", "NAME_MAX"]
+__all__ = ["ResumeSecrets", "Settings", "DEFAULT_ROOM", "DEFAULT_SERVER", "NAME_MAX"]
 
 DEFAULT_ROOM = "room-1"
 DEFAULT_SERVER = "ws://localhost:8080"
 NAME_MAX = 20
 """The name field's limit, as on the seed's page (the protocol allows 32)."""
+
+
+class ResumeSecrets(Protocol):
+    """Keeps the resume secret a server issued to a name in a room (what Settings implements).
+
+    Private history is shown only to whoever proves, with the name's last secret, to be the
+    member who sent or received it; keeping the secret lets a restarted app prove that.
+    """
+
+    def resume_secret(self, url: str, name_key: str, room: str) -> str: ...
+
+    def remember_resume_secret(self, url: str, name_key: str, room: str, secret: str) -> None: ...
 
 
 class Settings:

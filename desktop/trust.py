@@ -13,10 +13,11 @@ import asyncio
 import json
 import ssl
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from server.security import fingerprint
 
-__all__ = ["CertificateTrust", "default_trust_file", "fetch_certificate", "fingerprint"]
+__all__ = ["CertificateTrust", "certificate_address", "default_trust_file", "fetch_certificate", "fingerprint"]
 
 
 async def fetch_certificate(host: str, port: int, timeout: float = 10.0) -> bytes:
@@ -29,6 +30,12 @@ async def fetch_certificate(host: str, port: int, timeout: float = 10.0) -> byte
         return writer.get_extra_info("ssl_object").getpeercert(binary_form=True)
     finally:
         writer.close()
+
+
+def certificate_address(url: str) -> str:
+    """``host:port`` of a wss:// address: what an accepted certificate is remembered under."""
+    parts = urlsplit(url)
+    return f"{parts.hostname}:{parts.port or 443}"
 
 
 def default_trust_file() -> Path:

@@ -17,7 +17,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QMainWindow,
-    QMessageBox,
     QPushButton,
     QVBoxLayout,
     QWidget,
@@ -34,6 +33,7 @@ from desktop.failures import Failure, translated
 from desktop.fonts import even_cjk_weight
 from desktop.host import RoomHost
 from desktop.discovery import LanRooms
+from desktop.file_actions import FileActions
 from desktop.hosting import Hosting
 from desktop.i18n import LANGUAGES, Translations
 from desktop.mentions import mentions
@@ -41,6 +41,7 @@ from desktop.models import MessageModel
 from desktop.notify import Notifier
 from desktop.settings import DEFAULT_SERVER, Settings
 from desktop.unread import UnreadMarker
+from desktop.widgets.certificate_prompt import ask_to_trust
 from desktop.widgets.composer import Composer
 from desktop.widgets.drawer import SidebarDrawer
 from desktop.widgets.icon import app_icon
@@ -120,8 +121,9 @@ QMainWindow, #chatArea { background: #ffffff; }
 #privateChip QLabel { color: #92400e; }
 #privateClose { border: none; color: #92400e; background: transparent; }
 #typingLabel { color: #888888; font-style: italic; font-size: 9pt; }
-#emojiButton { border: none; border-radius: 8px; padding: 6px; font-size: 15pt; background: transparent; }
-#emojiButton:hover, #emojiChoice:hover { background: #eef0ff; }
+#emojiButton, #attachButton { border: none; border-radius: 8px; padding: 6px; font-size: 15pt; background: transparent; }
+#attachButton { padding: 6px 0px; font-size: 13pt; }
+#emojiButton:hover, #attachButton:hover, #emojiChoice:hover { background: #eef0ff; }
 #emojiPicker { background: #ffffff; border: 1px solid #dddddd; border-radius: 8px; }
 #emojiChoice { border: none; border-radius: 6px; padding: 3px; font-size: 15pt; }
 #charCounter { color: #888888; font-size: 9pt; }
@@ -231,6 +233,7 @@ class MainWindow(QMainWindow):
         self._typing_idle.timeout.connect(lambda: self.connection.set_typing(False))
         self.hosting = Hosting(self)
         self.lan_rooms = LanRooms(self)
+        self.files = FileActions(self, self.connection, self.model, self.view, self.composer, self._flush_incoming)
         self._wire()
         self._load_settings()
         self.retranslate_ui()
@@ -450,28 +453,8 @@ class MainWindow(QMainWindow):
             self.sidebar.name_edit.setFocus()
             self.sidebar.name_edit.selectAll()
         elif code in (UNTRUSTED_CERTIFICATE, CHANGED_CERTIFICATE):
-            self._ask_to_trust(code == CHANGED_CERTIFICATE, text)
-
-    def _ask_to_trust(self, changed: bool, fingerprint: str) -> None:
-        """Show the certificate's fingerprint; trust it (and join) only on an explicit yes."""
-        if changed:
-            question = self.tr("This server now presents a different certificate. Someone may be "
-                               "listening in, or the host made a new one.\n\nSHA-256: %1\n\n"
-                               "Trust the new certificate?")
-        else:
-            question = self.tr("Compare this fingerprint with the one the host shows.\n\n"
-                               "SHA-256: %1\n\nTrust this server?")
-        box = QMessageBox(QMessageBox.Icon.Warning if changed else QMessageBox.Icon.Question,
-                          self.tr("Server certificate"), question.replace("%1", fingerprint),
-                          QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, self)
-        box.setDefaultButton(QMessageBox.StandardButton.No)
-        box.finished.connect(lambda _result: self._certificate_answered(box))
-        self.certificate_box = box  # open() is not modal-blocking: keep it alive while shown
-        box.open()
-
-    def _certificate_answered(self, box: QMessageBox) -> None:
-        if box.standardButton(box.clickedButton()) == QMessageBox.StandardButton.Yes:
-            self.connection.trust_certificate()
+            self.certificate_box = ask_to_trust(self, code == CHANGED_CERTIFICATE, text,
+                                                self.connection.trust_certificate)
 
     def _set_status(self, tone: str, source: str, args: tuple = ()) -> None:
         """Remember the untranslated status so a language switch can re-render it.
@@ -641,6 +624,7 @@ class MainWindow(QMainWindow):
         """Leave the room cleanly and stop hosting (the app's quit path and tests)."""
         self._typing_idle.stop()
         await self.connection.close()
+        await self.files.close()
         others = [task for task in self._tasks if task is not asyncio.current_task()]
         await asyncio.gather(*others, return_exceptions=True)
         await self.lan_rooms.browser.stop()

@@ -21,6 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 TS = ROOT / "resources" / "i18n" / "roomchat_zh_CN.ts"
 QM = ROOT / "resources" / "i18n" / "roomchat_zh_CN.qm"
 SOURCES = [ROOT / "desktop" / name for name in ("window.py", "models.py", "failures.py", "hosting.py", "reachability.py", "discovery.py",
+                                                   "transfers.py", "file_actions.py",
                                                    "message_actions.py")] + [
            *sorted((ROOT / "desktop" / "widgets").glob("*.py"))]
 TOOLS = Path(sys.executable).parent

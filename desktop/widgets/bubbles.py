@@ -29,6 +29,7 @@ from PySide6.QtWidgets import QStyledItemDelegate
 from desktop.mentions import mention_spans
 from desktop.models import DeliveryState, Kind, MessageItem, Role
 from desktop.widgets.composer import CONTENT_MAX
+from desktop.widgets.file_bubble import FileGeometry, file_geometry, paint_file
 
 __all__ = ["BubbleDelegate", "find_links", "Palette", "can_retry"]
 
@@ -101,6 +102,7 @@ class BubbleGeometry:
     meta_rect: QRectF
     links: list[tuple[list[QRectF], str]] = field(default_factory=list)
     quote_rect: QRectF | None = None  # a reply's quote of the original (clickable)
+    file: FileGeometry | None = None  # a shared file's picture or icon, name, bar and buttons
 
 
 def _plain(text: str) -> str:
@@ -115,11 +117,13 @@ class BubbleDelegate(QStyledItemDelegate):
         retryRequested(str): the user clicked a failed own message (its nonce).
         quoteClicked(int): the user clicked a reply's quote (the original's id).
         linkClicked(str): the user clicked an http(s) link (opened only after a prompt).
+        fileAction(str, MessageItem): a file bubble's button or picture (file_bubble.ACTIONS).
     """
 
     retryRequested = Signal(str)
     quoteClicked = Signal(int)
     linkClicked = Signal(str)
+    fileAction = Signal(str, object)
 
     def __init__(self, view) -> None:
         super().__init__(view)
@@ -216,6 +220,8 @@ class BubbleDelegate(QStyledItemDelegate):
             layout, natural, height = self._text_layout(item, meta_font, max_text)
             bubble = QRectF(SIDE_MARGIN, ROW_GAP, max_text, self._bubble_height(item, height, 0))
             return BubbleGeometry(bubble, layout, QPointF(SIDE_MARGIN, ROW_GAP + 4), "", QRectF())
+        if item.file is not None and not item.deleted:
+            return self._file_geometry(item, row_width, max_text)
         layout, natural, text_height = self._text_layout(item, self._italic() if item.deleted else base, max_text)
         meta = self.meta_text(item)
         icon = meta_metrics.height() + 4 if item.state is not DeliveryState.DELIVERED or item.to else 0
@@ -243,6 +249,31 @@ class BubbleDelegate(QStyledItemDelegate):
             geometry.links.append((self._range_rects(layout, origin, start, end), url))
         return geometry
 
+    def _picture(self, item: MessageItem, fetch: bool = False):
+        """(thumbnail QImage or None, its size: empty while loading, None for no picture).
+
+        Only painting fetches (``fetch``): measuring the rows of a long history never does."""
+        thumbnails = self._view.thumbnails
+        if thumbnails is None or item.file is None or not item.file.id or thumbnails.failed(item.file):
+            return None, None
+        image = thumbnails.image(item.file) if fetch else thumbnails.peek(item.file)
+        return image, (image.size() if image is not None else QSize())
+
+    def _file_geometry(self, item: MessageItem, row_width: int, max_text: float) -> BubbleGeometry:
+        base, meta_font, _, meta_metrics, _, _ = self._fonts()
+        meta = self.meta_text(item)
+        icon = meta_metrics.height() + 4 if item.state is not DeliveryState.DELIVERED or item.to else 0
+        origin = QPointF(0, ROW_GAP + PAD_Y)
+        inside = file_geometry(item, self._picture(item)[1], origin, max_text, base, meta_font)
+        inner_width = max(inside.width, min(meta_metrics.horizontalAdvance(meta) + icon + 2, max_text))
+        width = inner_width + 2 * PAD_X
+        x = row_width - SIDE_MARGIN - width if item.kind is Kind.OWN else SIDE_MARGIN
+        inside = file_geometry(item, self._picture(item)[1], QPointF(x + PAD_X, origin.y()), max_text, base, meta_font)
+        height = PAD_Y + inside.height + META_GAP + meta_metrics.height() + PAD_Y
+        meta_rect = QRectF(x + PAD_X, ROW_GAP + PAD_Y + inside.height + META_GAP, inner_width, meta_metrics.height())
+        return BubbleGeometry(QRectF(x, ROW_GAP, width, height), QTextLayout(""), QPointF(), meta, meta_rect,
+                              file=inside)
+
     @staticmethod
     def _range_rects(layout: QTextLayout, origin: QPointF, start: int, end: int) -> list[QRectF]:
         rects = []
@@ -261,7 +292,7 @@ class BubbleDelegate(QStyledItemDelegate):
         text = item.text
         _, _, base_metrics, meta_metrics, base_line, meta_line = self._fonts()
         system = item.kind is Kind.SYSTEM
-        if item.quote is None and text.isascii() and "\n" not in text and "\r" not in text:
+        if item.quote is None and item.file is None and text.isascii() and "\n" not in text and "\r" not in text:
             metrics, line = (meta_metrics, meta_line) if system else (base_metrics, base_line)
             if metrics.horizontalAdvance(text) <= self._text_width(item, row_width):
                 bubble = self._bubble_height(item, line, meta_metrics.height())
@@ -329,7 +360,11 @@ class BubbleDelegate(QStyledItemDelegate):
             formats += self._mention_formats(item)
         if geometry.quote_rect is not None:
             self._paint_quote(painter, item, geometry.quote_rect)
-        geometry.layout.draw(painter, geometry.text_origin, formats)
+        if geometry.file is not None:
+            base, meta_font = self._fonts()[:2]
+            paint_file(painter, item, geometry.file, self._picture(item, fetch=True)[0], base, meta_font, Palette.BUBBLE_TEXT)
+        else:
+            geometry.layout.draw(painter, geometry.text_origin, formats)
         self._paint_meta(painter, item, geometry)
         painter.restore()
 
@@ -462,6 +497,12 @@ class BubbleDelegate(QStyledItemDelegate):
         item = index.data(Role.ITEM)
         if item is None:
             return False
+        if item.file is not None and not item.deleted:
+            inside = self.geometry(item, option.rect.width()).file
+            action = inside.action_at(event.position() - QPointF(option.rect.topLeft())) if inside else None
+            if action is not None:
+                self.fileAction.emit(action, item)
+                return True
         url = self.link_at(item, option.rect, event.position())
         if url is not None:
             self.linkClicked.emit(url)  # the view asks first (desktop.widgets.link_prompt)

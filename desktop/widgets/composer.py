@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QCoreApplication, QEvent, Qt, Signal
+from PySide6.QtCore import QCoreApplication, QEvent, QMimeData, Qt, Signal
+from PySide6.QtGui import QImage
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
@@ -19,7 +20,7 @@ from desktop.widgets.emoji_picker import EmojiButton
 from desktop.widgets.mention_completer import MentionCompleter
 from server.protocol import DEFAULT_LIMITS
 
-__all__ = ["MessageEdit", "Composer", "typing_text", "COUNTER_FROM"]
+__all__ = ["MessageEdit", "Composer", "typing_text", "local_files", "COUNTER_FROM"]
 
 MAX_LINES = 5
 
@@ -30,14 +31,26 @@ COUNTER_FROM = CONTENT_MAX - 500
 """The character counter appears once a message is this long."""
 
 
+def local_files(mime: QMimeData | None) -> list[str]:
+    """The local files dragged or pasted (file:// URLs); [] if there are none."""
+    if mime is None or not mime.hasUrls():
+        return []
+    return [url.toLocalFile() for url in mime.urls() if url.isLocalFile() and url.toLocalFile()]
+
+
 class MessageEdit(QPlainTextEdit):
-    """Enter sends, Shift+Enter starts a new line; grows up to five lines.
+    """Enter sends, Shift+Enter starts a new line; grows up to five lines. Files dropped or
+    pasted here, and pasted pictures, are handed on to be sent; text stays text.
 
     Signals:
         submitted(): Enter was pressed.
+        filesGiven(list[str]): local files were dropped or pasted.
+        imagePasted(QImage): a picture was pasted (a screenshot).
     """
 
     submitted = Signal()
+    filesGiven = Signal(list)
+    imagePasted = Signal(QImage)
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
@@ -76,6 +89,18 @@ class MessageEdit(QPlainTextEdit):
             return
         super().keyPressEvent(event)
 
+    def canInsertFromMimeData(self, source: QMimeData) -> bool:  # noqa: N802 - Qt override
+        return bool(local_files(source)) or source.hasImage() or super().canInsertFromMimeData(source)
+
+    def insertFromMimeData(self, source: QMimeData) -> None:  # noqa: N802 - Qt override
+        files = local_files(source)
+        if files:
+            self.filesGiven.emit(files)
+        elif source.hasImage():
+            self.imagePasted.emit(QImage(source.imageData()))
+        else:
+            super().insertFromMimeData(source)
+
     def _fit_height(self, *_args) -> None:
         wanted = max(1, int(self.document().size().height()))
         lines = min(MAX_LINES, wanted)
@@ -103,10 +128,13 @@ class Composer(QWidget):
     Signals:
         sendRequested(str, object): text and the private addressee (None = everyone).
         privateCleared(): the chip's ✕ was clicked.
+        attachRequested(): the attach button was clicked.
+        filesGiven(list[str]), imagePasted(QImage): from the message box (MessageEdit).
     """
 
     sendRequested = Signal(str, object)
     privateCleared = Signal()
+    attachRequested = Signal()
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
@@ -136,6 +164,12 @@ class Composer(QWidget):
 
         self.edit = MessageEdit(self)
         self.edit.submitted.connect(self.submit)
+        self.filesGiven, self.imagePasted = self.edit.filesGiven, self.edit.imagePasted
+        self.attach_button = QToolButton(self)
+        self.attach_button.setObjectName("attachButton")
+        self.attach_button.setText("📎")
+        self.attach_button.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.attach_button.clicked.connect(self.attachRequested)
         self.send_button = QPushButton(self)
         self.send_button.setObjectName("sendButton")
         self.send_button.setCursor(Qt.CursorShape.PointingHandCursor)
@@ -158,7 +192,8 @@ class Composer(QWidget):
         chips.addWidget(self.counter)
         row = QHBoxLayout()
         row.setContentsMargins(0, 0, 0, 0)
-        row.setSpacing(8)
+        row.setSpacing(6)
+        row.addWidget(self.attach_button, 0, Qt.AlignmentFlag.AlignBottom)
         row.addWidget(self.edit, 1)
         row.addWidget(self.emoji_button, 0, Qt.AlignmentFlag.AlignBottom)
         row.addWidget(self.send_button, 0, Qt.AlignmentFlag.AlignBottom)
@@ -196,6 +231,7 @@ class Composer(QWidget):
 
     def set_enabled(self, enabled: bool) -> None:
         self.edit.setEnabled(enabled)
+        self.attach_button.setEnabled(enabled)
         self.send_button.setEnabled(enabled and not self.too_long)
 
     @property
@@ -233,6 +269,7 @@ class Composer(QWidget):
         self.edit.set_hints(self.tr("Type a message…  (Enter sends, Shift+Enter: new line)"),
                             self.tr("Type a message…"))
         self.send_button.setText(self.tr("Send"))
+        self.attach_button.setToolTip(self.tr("Send files (or drop them here, or paste a picture)"))
         self.private_close.setToolTip(self.tr("Send to everyone again"))
         if self._private_to is not None:
             self.private_label.setText(self.tr("Private to %1").replace("%1", self._private_to))

@@ -55,6 +55,7 @@ class MessageView(QAbstractItemView):
         self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.setMouseTracking(True)
         self.verticalScrollBar().setSingleStep(24)
+        self.thumbnails = None  # desktop.thumbnails.Thumbnails, set by desktop.file_actions
         self.bubbles = BubbleDelegate(self)
         self.bubbles.retryRequested.connect(self.retryRequested)
         self.link_prompt = LinkPrompt(self)

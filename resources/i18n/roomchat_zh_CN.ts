@@ -22,91 +22,130 @@
 <context>
     <name>BubbleDelegate</name>
     <message>
-        <location filename="../../desktop/widgets/bubbles.py" line="184"/>
+        <location filename="../../desktop/widgets/bubbles.py" line="188"/>
         <source>private to %1</source>
         <translation>私信给 %1</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/bubbles.py" line="186"/>
+        <location filename="../../desktop/widgets/bubbles.py" line="190"/>
         <source>private</source>
         <translation>私信</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/bubbles.py" line="188"/>
+        <location filename="../../desktop/widgets/bubbles.py" line="192"/>
         <source>edited</source>
         <translation>已编辑</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/bubbles.py" line="190"/>
+        <location filename="../../desktop/widgets/bubbles.py" line="194"/>
         <source>sending…</source>
         <translation>发送中…</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/bubbles.py" line="192"/>
+        <location filename="../../desktop/widgets/bubbles.py" line="196"/>
         <source>not sent: longer than %1 characters</source>
         <translation>未发送:超过 %1 个字符</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/bubbles.py" line="194"/>
+        <location filename="../../desktop/widgets/bubbles.py" line="198"/>
         <source>not sent: the server refused it</source>
         <translation>未发送:服务器拒绝了这条消息</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/bubbles.py" line="196"/>
+        <location filename="../../desktop/widgets/bubbles.py" line="200"/>
         <source>not sent — click to retry</source>
         <translation>未发送 — 点击重试</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/bubbles.py" line="368"/>
+        <location filename="../../desktop/widgets/bubbles.py" line="403"/>
         <source>Message deleted</source>
         <translation>消息已删除</translation>
     </message>
 </context>
 <context>
+    <name>CertificatePrompt</name>
+    <message>
+        <location filename="../../desktop/widgets/certificate_prompt.py" line="18"/>
+        <source>This server now presents a different certificate. Someone may be listening in, or the host made a new one.
+
+SHA-256: %1
+
+Trust the new certificate?</source>
+        <translation>此服务器现在出示的是另一张证书。可能有人在窃听，也可能是主持人生成了新证书。
+
+SHA-256：%1
+
+信任新的证书吗？</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/widgets/certificate_prompt.py" line="22"/>
+        <source>Compare this fingerprint with the one the host shows.
+
+SHA-256: %1
+
+Trust this server?</source>
+        <translation>请将此指纹与主持人显示的指纹进行比对。
+
+SHA-256：%1
+
+信任此服务器吗？</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/widgets/certificate_prompt.py" line="25"/>
+        <source>Server certificate</source>
+        <translation>服务器证书</translation>
+    </message>
+</context>
+<context>
     <name>Composer</name>
     <message>
-        <location filename="../../desktop/widgets/composer.py" line="94"/>
+        <location filename="../../desktop/widgets/composer.py" line="119"/>
         <source>%1 is typing…</source>
         <translation>%1 正在输入…</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/composer.py" line="96"/>
+        <location filename="../../desktop/widgets/composer.py" line="121"/>
         <source>%1 and %2 are typing…</source>
         <translation>%1 和 %2 正在输入…</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/composer.py" line="97"/>
+        <location filename="../../desktop/widgets/composer.py" line="122"/>
         <source>Several people are typing…</source>
         <translation>好几个人正在输入…</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/composer.py" line="178"/>
-        <location filename="../../desktop/widgets/composer.py" line="238"/>
+        <location filename="../../desktop/widgets/composer.py" line="213"/>
+        <location filename="../../desktop/widgets/composer.py" line="275"/>
         <source>Private to %1</source>
         <translation>私信给 %1</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/composer.py" line="212"/>
+        <location filename="../../desktop/widgets/composer.py" line="248"/>
         <source>Too long: %1 / %2, remove %3</source>
         <translation>太长了:%1 / %2,请删去 %3 个字符</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/composer.py" line="233"/>
+        <location filename="../../desktop/widgets/composer.py" line="269"/>
         <source>Type a message…  (Enter sends, Shift+Enter: new line)</source>
         <translation>输入消息…（Enter 发送，Shift+Enter 换行）</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/composer.py" line="234"/>
+        <location filename="../../desktop/widgets/composer.py" line="270"/>
         <source>Type a message…</source>
         <translation>输入消息…</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/composer.py" line="235"/>
+        <location filename="../../desktop/widgets/composer.py" line="271"/>
         <source>Send</source>
         <translation>发送</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/composer.py" line="236"/>
+        <location filename="../../desktop/widgets/composer.py" line="272"/>
+        <source>Send files (or drop them here, or paste a picture)</source>
+        <translation>发送文件(也可以把文件拖到这里,或粘贴图片)</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/widgets/composer.py" line="273"/>
         <source>Send to everyone again</source>
         <translation>改回发给所有人</translation>
     </message>
@@ -216,6 +255,72 @@
     </message>
 </context>
 <context>
+    <name>FileActions</name>
+    <message>
+        <location filename="../../desktop/file_actions.py" line="95"/>
+        <source>Send files</source>
+        <translation>发送文件</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/file_actions.py" line="154"/>
+        <source>Save file</source>
+        <translation>保存文件</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/file_actions.py" line="174"/>
+        <source>Not saved: %1</source>
+        <translation>未保存:%1</translation>
+    </message>
+</context>
+<context>
+    <name>FileBubble</name>
+    <message>
+        <location filename="../../desktop/widgets/file_bubble.py" line="34"/>
+        <source>Cancel</source>
+        <translation>取消</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/widgets/file_bubble.py" line="36"/>
+        <source>Dismiss</source>
+        <translation>移除</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/widgets/file_bubble.py" line="38"/>
+        <source>Save…</source>
+        <translation>保存…</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/widgets/file_bubble.py" line="39"/>
+        <source>Open</source>
+        <translation>打开</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/widgets/file_bubble.py" line="83"/>
+        <source>%1 · storing…</source>
+        <translation>%1 · 正在存储…</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/widgets/file_bubble.py" line="86"/>
+        <source>%1 of %2</source>
+        <translation>%1 / 共 %2</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/widgets/file_bubble.py" line="88"/>
+        <source>%1 · waiting…</source>
+        <translation>%1 · 等待发送…</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/widgets/file_bubble.py" line="90"/>
+        <source>%1 · saved</source>
+        <translation>%1 · 已保存</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/widgets/file_bubble.py" line="162"/>
+        <source>Loading picture…</source>
+        <translation>正在加载图片…</translation>
+    </message>
+</context>
+<context>
     <name>HostPanel</name>
     <message>
         <location filename="../../desktop/widgets/host_panel.py" line="97"/>
@@ -303,6 +408,24 @@
     </message>
 </context>
 <context>
+    <name>ImageViewer</name>
+    <message>
+        <location filename="../../desktop/widgets/image_viewer.py" line="45"/>
+        <source>Loading picture…</source>
+        <translation>正在加载图片…</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/widgets/image_viewer.py" line="53"/>
+        <source>The picture cannot be shown: %1</source>
+        <translation>无法显示图片:%1</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/widgets/image_viewer.py" line="58"/>
+        <source>The picture cannot be shown: it is damaged</source>
+        <translation>无法显示图片:图片已损坏</translation>
+    </message>
+</context>
+<context>
     <name>LinkPrompt</name>
     <message>
         <location filename="../../desktop/widgets/link_prompt.py" line="35"/>
@@ -323,170 +446,139 @@
 <context>
     <name>MainWindow</name>
     <message>
-        <location filename="../../desktop/window.py" line="440"/>
+        <location filename="../../desktop/window.py" line="442"/>
         <source>The server&apos;s certificate is not trusted yet</source>
         <translation>服务器的证书尚未被信任</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="441"/>
+        <location filename="../../desktop/window.py" line="443"/>
         <source>The server&apos;s certificate has changed</source>
         <translation>服务器的证书已更改</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="458"/>
-        <source>This server now presents a different certificate. Someone may be listening in, or the host made a new one.
-
-SHA-256: %1
-
-Trust the new certificate?</source>
-        <translation>此服务器现在出示的是另一张证书。可能有人在窃听，也可能是主持人生成了新证书。
-
-SHA-256：%1
-
-信任新的证书吗？</translation>
-    </message>
-    <message>
-        <location filename="../../desktop/window.py" line="462"/>
-        <source>Compare this fingerprint with the one the host shows.
-
-SHA-256: %1
-
-Trust this server?</source>
-        <translation>请将此指纹与主持人显示的指纹进行比对。
-
-SHA-256：%1
-
-信任此服务器吗？</translation>
-    </message>
-    <message>
-        <location filename="../../desktop/window.py" line="465"/>
-        <source>Server certificate</source>
-        <translation>服务器证书</translation>
-    </message>
-    <message>
-        <location filename="../../desktop/window.py" line="172"/>
+        <location filename="../../desktop/window.py" line="173"/>
         <source>Not connected</source>
         <translation>未连接</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="176"/>
-        <location filename="../../desktop/window.py" line="383"/>
-        <location filename="../../desktop/window.py" line="387"/>
+        <location filename="../../desktop/window.py" line="177"/>
+        <location filename="../../desktop/window.py" line="385"/>
+        <location filename="../../desktop/window.py" line="389"/>
         <source>Join room</source>
         <translation>加入房间</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="329"/>
+        <location filename="../../desktop/window.py" line="331"/>
         <source>Enter a name first</source>
         <translation>请先输入用户名</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="333"/>
+        <location filename="../../desktop/window.py" line="335"/>
         <source>Enter a room</source>
         <translation>请输入房间号</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="366"/>
+        <location filename="../../desktop/window.py" line="368"/>
         <source>Switch room</source>
         <translation>切换房间</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="368"/>
+        <location filename="../../desktop/window.py" line="370"/>
         <source>Type another room and press Enter to switch</source>
         <translation>输入另一个房间号并按 Enter 即可切换</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="384"/>
+        <location filename="../../desktop/window.py" line="386"/>
         <source>Joining…</source>
         <translation>正在加入…</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="385"/>
+        <location filename="../../desktop/window.py" line="387"/>
         <source>Joined</source>
         <translation>已加入</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="386"/>
+        <location filename="../../desktop/window.py" line="388"/>
         <source>Reconnecting...</source>
         <translation>正在重连...</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="397"/>
+        <location filename="../../desktop/window.py" line="399"/>
         <source>Online in %1</source>
         <translation>已在房间「%1」在线</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="399"/>
+        <location filename="../../desktop/window.py" line="401"/>
         <source>Connecting…</source>
         <translation>正在连接…</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="401"/>
+        <location filename="../../desktop/window.py" line="403"/>
         <source>Reconnecting: %1</source>
         <translation>正在重连：%1</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="403"/>
+        <location filename="../../desktop/window.py" line="405"/>
         <source>Gave up reconnecting: %1</source>
         <translation>已停止重连：%1</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="405"/>
+        <location filename="../../desktop/window.py" line="407"/>
         <source>Offline: %1</source>
         <translation>离线：%1</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="413"/>
+        <location filename="../../desktop/window.py" line="415"/>
         <source>%1 — retry %2 in %3 s</source>
         <translation>%1 — %3 秒后第 %2 次重试</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="433"/>
+        <location filename="../../desktop/window.py" line="435"/>
         <source>That name is already taken in this room</source>
         <translation>这个名字在本房间已被占用</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="434"/>
+        <location filename="../../desktop/window.py" line="436"/>
         <source>That name cannot be used</source>
         <translation>不能使用这个名字</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="435"/>
+        <location filename="../../desktop/window.py" line="437"/>
         <source>That room name cannot be used</source>
         <translation>不能使用这个房间名</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="436"/>
+        <location filename="../../desktop/window.py" line="438"/>
         <source>This room needs the right key</source>
         <translation>这个房间需要正确的密钥</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="437"/>
+        <location filename="../../desktop/window.py" line="439"/>
         <source>This server requires a room key: enter it</source>
         <translation>此服务器需要房间密钥：请输入</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="438"/>
+        <location filename="../../desktop/window.py" line="440"/>
         <source>The server cannot store messages right now</source>
         <translation>服务器暂时无法保存消息</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="439"/>
+        <location filename="../../desktop/window.py" line="441"/>
         <source>Not a valid server address</source>
         <translation>服务器地址无效</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="578"/>
+        <location filename="../../desktop/window.py" line="560"/>
         <source>Private message from %1</source>
         <translation>来自 %1 的私信</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="580"/>
+        <location filename="../../desktop/window.py" line="562"/>
         <source>%1 mentioned you</source>
         <translation>%1 提到了你</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="582"/>
+        <location filename="../../desktop/window.py" line="564"/>
         <source>%1 in RoomChat</source>
         <translation>%1 发来新消息</translation>
     </message>
@@ -496,17 +588,17 @@ SHA-256：%1
         <translation>正在端口 %1 上主持：请输入用户名并加入</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="628"/>
+        <location filename="../../desktop/window.py" line="610"/>
         <source>&amp;Language</source>
         <translation>语言(&amp;L)</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="251"/>
+        <location filename="../../desktop/window.py" line="253"/>
         <source>No server yet — host a room on this computer?</source>
         <translation>还没有服务器 — 要在这台电脑上主持一个房间吗？</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="252"/>
+        <location filename="../../desktop/window.py" line="254"/>
         <source>Host a room</source>
         <translation>主持房间</translation>
     </message>
@@ -606,7 +698,7 @@ SHA-256：%1
         <translation>你离开太久了:只显示最新的 1000 条消息。</translation>
     </message>
     <message>
-        <location filename="../../desktop/models.py" line="121"/>
+        <location filename="../../desktop/models.py" line="127"/>
         <source>Message deleted</source>
         <translation>消息已删除</translation>
     </message>
@@ -619,37 +711,37 @@ SHA-256：%1
 <context>
     <name>MessageView</name>
     <message>
-        <location filename="../../desktop/widgets/message_view.py" line="354"/>
+        <location filename="../../desktop/widgets/message_view.py" line="355"/>
         <source>1 new message ↓</source>
         <translation>1 条新消息 ↓</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/message_view.py" line="356"/>
+        <location filename="../../desktop/widgets/message_view.py" line="357"/>
         <source>%1 new messages ↓</source>
         <translation>%1 条新消息 ↓</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/message_view.py" line="398"/>
+        <location filename="../../desktop/widgets/message_view.py" line="399"/>
         <source>Reply</source>
         <translation>回复</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/message_view.py" line="401"/>
+        <location filename="../../desktop/widgets/message_view.py" line="402"/>
         <source>Edit</source>
         <translation>编辑</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/message_view.py" line="403"/>
+        <location filename="../../desktop/widgets/message_view.py" line="404"/>
         <source>Delete</source>
         <translation>删除</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/message_view.py" line="394"/>
+        <location filename="../../desktop/widgets/message_view.py" line="395"/>
         <source>Copy text</source>
         <translation>复制文字</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/message_view.py" line="406"/>
+        <location filename="../../desktop/widgets/message_view.py" line="407"/>
         <source>Retry sending</source>
         <translation>重新发送</translation>
     </message>
@@ -894,6 +986,29 @@ SHA-256：%1
         <location filename="../../desktop/widgets/drawer.py" line="92"/>
         <source>Show or hide the sidebar</source>
         <translation>显示或隐藏侧边栏</translation>
+    </message>
+</context>
+<context>
+    <name>Uploads</name>
+    <message>
+        <location filename="../../desktop/transfers.py" line="136"/>
+        <source>This file cannot be read</source>
+        <translation>无法读取此文件</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/transfers.py" line="172"/>
+        <source>This server is an old version that does not take files</source>
+        <translation>此服务器版本较旧,不支持文件</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/transfers.py" line="185"/>
+        <source>Not sent: you left the room</source>
+        <translation>未发送:你已离开房间</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/transfers.py" line="267"/>
+        <source>The file changed or went away while it was sent</source>
+        <translation>发送过程中文件被修改或已不存在</translation>
     </message>
 </context>
 </TS>

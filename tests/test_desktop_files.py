@@ -315,3 +315,94 @@ def test_a_hostile_hosts_file_records_are_held_to_what_a_server_sends():
                                sha256="not-a-hash")).file
     assert odd.name == "evilgpj.exe" and odd.mime == "application/octet-stream"
     assert odd.size == 0 and odd.sha256 == "" and not odd.is_image
+
+
+class UrlCatcher(QObject):
+    def __init__(self) -> None:
+        super().__init__()
+        self.urls: list[str] = []
+
+    @Slot(QUrl)
+    def open(self, url: QUrl) -> None:
+        self.urls.append(url.toString())
+
+
+def test_pictures_show_as_thumbnails_files_save_and_open_in_both_languages(run, slow_server, windows, qapp,
+                                                                              tmp_path, artifacts):
+    translations = Translations(qapp)
+    alice, bob = windows("alice"), windows("bob", translations)
+    picture = png(160, 100)
+    document = tmp_path / "minutes.odt"
+    document.write_bytes(os.urandom(200_000))
+    big = tmp_path / "backup.tar"
+    big.write_bytes(os.urandom(40 * MiB))
+    catcher = UrlCatcher()
+    QDesktopServices.setUrlHandler("file", catcher, "open")
+
+    async def scenario():
+        fill_and_join(alice, "alice", slow_server.url, "files")
+        fill_and_join(bob, "bob", slow_server.url, "files")
+        await until(lambda: online(alice) and online(bob))
+        alice.connection.uploads.add_data("holiday.png", picture)
+        await until(lambda: file_items(bob), what="the picture's record at bob")
+        alice.files.send_files([str(document)])
+        await until(lambda: len(file_items(bob)) == 2, what="the document at bob")
+        shown, doc = file_items(bob)
+        assert shown.file.is_image and not doc.file.is_image and shown.kind is Kind.OTHER
+        await until(lambda: bob.files.thumbnails.peek(shown.file) is not None, what="the thumbnail")
+        await asyncio.sleep(0.1)
+
+        # The delegate paints the picture itself: the grabbed viewport has its pixels.
+        view = bob.view
+        row_rect = view.visualRect(bob.model.index(bob.model.items().index(shown)))
+        inside = view.bubbles.geometry(shown, row_rect.width()).file
+        assert inside.picture is not None and inside.picture.size().toSize().width() == 160
+        grabbed = view.viewport().grab().toImage()
+        origin = inside.picture.topLeft().toPoint() + row_rect.topLeft()
+        source = QImage()
+        source.loadFromData(picture)
+        for x, y in ((80, 50), (20, 30), (1, 1), (150, 90)):
+            got, want = grabbed.pixelColor(origin + QPoint(x, y)), source.pixelColor(x, y)
+            assert max(abs(got.red() - want.red()), abs(got.green() - want.green()),
+                       abs(got.blue() - want.blue())) <= 8, (x, y, got.name(), want.name())
+        assert grabbed.pixelColor(origin + QPoint(-3, 50)) != QColor("#ffffff")  # the bubble around it
+
+        # A click on the picture opens it whole in a window of its own (not modal).
+        QTest.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
+                         inside.picture.center().toPoint() + row_rect.topLeft())
+        viewer = bob.files.viewer
+        await until(lambda: viewer is not None and not viewer.label.pixmap().isNull(), what="the full picture")
+        assert viewer.isVisible() and not viewer.isModal() and viewer.label.pixmap().size().width() == 160
+        viewer.close()
+
+        # Save (a non-modal dialog proposing the file's name), then Open.
+        click_file_button(bob, doc, "save")
+        dialog = bob.files.dialog
+        assert dialog.isVisible() and dialog.acceptMode() == QFileDialog.AcceptMode.AcceptSave
+        assert dialog.selectedFiles()[0].endswith("/minutes.odt")
+        target = tmp_path / "saved" / "minutes copy.odt"
+        target.parent.mkdir()
+        dialog.selectFile(str(target))
+        dialog.accept()
+        await until(lambda: doc.saved == str(target), what="saved")
+        assert target.read_bytes() == document.read_bytes() and not list(target.parent.glob("*.part"))
+        click_file_button(bob, doc, "open")
+        assert catcher.urls == [QUrl.fromLocalFile(str(target)).toString()]
+
+        # Pictures for a person: an upload under way at alice, the room at bob in both languages.
+        alice.files.send_files([str(big)])
+        await until(lambda: any(i.transfer > 2 * MiB for i in file_items(alice)), what="progress")
+        await asyncio.sleep(0.2)
+        alice.grab().save(str(artifacts / "desktop-files-uploading.png"))
+        bob.grab().save(str(artifacts / "desktop-files-en.png"))
+        bob.set_language("zh_CN")
+        await asyncio.sleep(0.2)
+        bob.grab().save(str(artifacts / "desktop-files-zh.png"))
+        bob.set_language("en")
+        uploading = next(i for i in file_items(alice) if i.state is DeliveryState.PENDING)
+        click_file_button(alice, uploading, "cancel")
+
+    try:
+        run(scenario(), timeout=90)
+    finally:
+        QDesktopServices.unsetUrlHandler("file")

@@ -38,7 +38,8 @@ FINAL_REFUSALS = frozenset({"too_long", "empty", "bad_message"})
 
 
 def can_retry(item: MessageItem) -> bool:
-    return item.state is DeliveryState.FAILED and bool(item.nonce) and item.refusal not in FINAL_REFUSALS
+    return (item.state is DeliveryState.FAILED and bool(item.nonce) and item.refusal not in FINAL_REFUSALS
+            and item.file is None)  # a file is sent again by choosing it again
 
 LINK_PATTERN = re.compile(r"https?://[^\s<>\"'\u2028\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]+",
                           re.IGNORECASE)
@@ -192,6 +193,8 @@ class BubbleDelegate(QStyledItemDelegate):
             parts.append(self.tr("edited"))
         if item.state is DeliveryState.PENDING:
             parts.append(self.tr("sending…"))
+        elif item.state is DeliveryState.FAILED and item.file is not None:
+            parts.append(self.tr("not sent"))
         elif item.state is DeliveryState.FAILED and item.refusal == "too_long":
             parts.append(self.tr("not sent: longer than %1 characters").replace("%1", str(CONTENT_MAX)))
         elif item.state is DeliveryState.FAILED and item.refusal in FINAL_REFUSALS:

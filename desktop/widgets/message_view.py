@@ -399,8 +399,9 @@ class MessageView(QAbstractItemView):
             reply = menu.addAction(self.tr("Reply"))
             reply.triggered.connect(lambda: self.replyRequested.emit(item))
             if item.kind is Kind.OWN:
-                edit = menu.addAction(self.tr("Edit"))
-                edit.triggered.connect(lambda: self.editRequested.emit(item))
+                if item.file is None:  # a shared file cannot be edited, only deleted
+                    edit = menu.addAction(self.tr("Edit"))
+                    edit.triggered.connect(lambda: self.editRequested.emit(item))
                 delete = menu.addAction(self.tr("Delete"))
                 delete.triggered.connect(lambda: self.deleteRequested.emit(item))
         if can_retry(item):

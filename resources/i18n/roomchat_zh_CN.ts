@@ -22,42 +22,47 @@
 <context>
     <name>BubbleDelegate</name>
     <message>
-        <location filename="../../desktop/widgets/bubbles.py" line="188"/>
+        <location filename="../../desktop/widgets/bubbles.py" line="189"/>
         <source>private to %1</source>
         <translation>私信给 %1</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/bubbles.py" line="190"/>
+        <location filename="../../desktop/widgets/bubbles.py" line="191"/>
         <source>private</source>
         <translation>私信</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/bubbles.py" line="192"/>
+        <location filename="../../desktop/widgets/bubbles.py" line="193"/>
         <source>edited</source>
         <translation>已编辑</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/bubbles.py" line="194"/>
+        <location filename="../../desktop/widgets/bubbles.py" line="195"/>
         <source>sending…</source>
         <translation>发送中…</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/bubbles.py" line="196"/>
+        <location filename="../../desktop/widgets/bubbles.py" line="197"/>
+        <source>not sent</source>
+        <translation>未发送</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/widgets/bubbles.py" line="199"/>
         <source>not sent: longer than %1 characters</source>
         <translation>未发送:超过 %1 个字符</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/bubbles.py" line="198"/>
+        <location filename="../../desktop/widgets/bubbles.py" line="201"/>
         <source>not sent: the server refused it</source>
         <translation>未发送:服务器拒绝了这条消息</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/bubbles.py" line="200"/>
+        <location filename="../../desktop/widgets/bubbles.py" line="203"/>
         <source>not sent — click to retry</source>
         <translation>未发送 — 点击重试</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/bubbles.py" line="403"/>
+        <location filename="../../desktop/widgets/bubbles.py" line="406"/>
         <source>Message deleted</source>
         <translation>消息已删除</translation>
     </message>
@@ -446,139 +451,139 @@ SHA-256：%1
 <context>
     <name>MainWindow</name>
     <message>
-        <location filename="../../desktop/window.py" line="442"/>
+        <location filename="../../desktop/window.py" line="443"/>
         <source>The server&apos;s certificate is not trusted yet</source>
         <translation>服务器的证书尚未被信任</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="443"/>
+        <location filename="../../desktop/window.py" line="444"/>
         <source>The server&apos;s certificate has changed</source>
         <translation>服务器的证书已更改</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="173"/>
+        <location filename="../../desktop/window.py" line="174"/>
         <source>Not connected</source>
         <translation>未连接</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="177"/>
-        <location filename="../../desktop/window.py" line="385"/>
-        <location filename="../../desktop/window.py" line="389"/>
+        <location filename="../../desktop/window.py" line="178"/>
+        <location filename="../../desktop/window.py" line="386"/>
+        <location filename="../../desktop/window.py" line="390"/>
         <source>Join room</source>
         <translation>加入房间</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="331"/>
+        <location filename="../../desktop/window.py" line="332"/>
         <source>Enter a name first</source>
         <translation>请先输入用户名</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="335"/>
+        <location filename="../../desktop/window.py" line="336"/>
         <source>Enter a room</source>
         <translation>请输入房间号</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="368"/>
+        <location filename="../../desktop/window.py" line="369"/>
         <source>Switch room</source>
         <translation>切换房间</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="370"/>
+        <location filename="../../desktop/window.py" line="371"/>
         <source>Type another room and press Enter to switch</source>
         <translation>输入另一个房间号并按 Enter 即可切换</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="386"/>
+        <location filename="../../desktop/window.py" line="387"/>
         <source>Joining…</source>
         <translation>正在加入…</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="387"/>
+        <location filename="../../desktop/window.py" line="388"/>
         <source>Joined</source>
         <translation>已加入</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="388"/>
+        <location filename="../../desktop/window.py" line="389"/>
         <source>Reconnecting...</source>
         <translation>正在重连...</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="399"/>
+        <location filename="../../desktop/window.py" line="400"/>
         <source>Online in %1</source>
         <translation>已在房间「%1」在线</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="401"/>
+        <location filename="../../desktop/window.py" line="402"/>
         <source>Connecting…</source>
         <translation>正在连接…</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="403"/>
+        <location filename="../../desktop/window.py" line="404"/>
         <source>Reconnecting: %1</source>
         <translation>正在重连：%1</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="405"/>
+        <location filename="../../desktop/window.py" line="406"/>
         <source>Gave up reconnecting: %1</source>
         <translation>已停止重连：%1</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="407"/>
+        <location filename="../../desktop/window.py" line="408"/>
         <source>Offline: %1</source>
         <translation>离线：%1</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="415"/>
+        <location filename="../../desktop/window.py" line="416"/>
         <source>%1 — retry %2 in %3 s</source>
         <translation>%1 — %3 秒后第 %2 次重试</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="435"/>
+        <location filename="../../desktop/window.py" line="436"/>
         <source>That name is already taken in this room</source>
         <translation>这个名字在本房间已被占用</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="436"/>
+        <location filename="../../desktop/window.py" line="437"/>
         <source>That name cannot be used</source>
         <translation>不能使用这个名字</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="437"/>
+        <location filename="../../desktop/window.py" line="438"/>
         <source>That room name cannot be used</source>
         <translation>不能使用这个房间名</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="438"/>
+        <location filename="../../desktop/window.py" line="439"/>
         <source>This room needs the right key</source>
         <translation>这个房间需要正确的密钥</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="439"/>
+        <location filename="../../desktop/window.py" line="440"/>
         <source>This server requires a room key: enter it</source>
         <translation>此服务器需要房间密钥：请输入</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="440"/>
+        <location filename="../../desktop/window.py" line="441"/>
         <source>The server cannot store messages right now</source>
         <translation>服务器暂时无法保存消息</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="441"/>
+        <location filename="../../desktop/window.py" line="442"/>
         <source>Not a valid server address</source>
         <translation>服务器地址无效</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="560"/>
+        <location filename="../../desktop/window.py" line="561"/>
         <source>Private message from %1</source>
         <translation>来自 %1 的私信</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="562"/>
+        <location filename="../../desktop/window.py" line="563"/>
         <source>%1 mentioned you</source>
         <translation>%1 提到了你</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="564"/>
+        <location filename="../../desktop/window.py" line="565"/>
         <source>%1 in RoomChat</source>
         <translation>%1 发来新消息</translation>
     </message>
@@ -588,17 +593,17 @@ SHA-256：%1
         <translation>正在端口 %1 上主持：请输入用户名并加入</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="610"/>
+        <location filename="../../desktop/window.py" line="611"/>
         <source>&amp;Language</source>
         <translation>语言(&amp;L)</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="253"/>
+        <location filename="../../desktop/window.py" line="254"/>
         <source>No server yet — host a room on this computer?</source>
         <translation>还没有服务器 — 要在这台电脑上主持一个房间吗？</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="254"/>
+        <location filename="../../desktop/window.py" line="255"/>
         <source>Host a room</source>
         <translation>主持房间</translation>
     </message>
@@ -726,12 +731,12 @@ SHA-256：%1
         <translation>回复</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/message_view.py" line="402"/>
+        <location filename="../../desktop/widgets/message_view.py" line="403"/>
         <source>Edit</source>
         <translation>编辑</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/message_view.py" line="404"/>
+        <location filename="../../desktop/widgets/message_view.py" line="405"/>
         <source>Delete</source>
         <translation>删除</translation>
     </message>
@@ -741,7 +746,7 @@ SHA-256：%1
         <translation>复制文字</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/message_view.py" line="407"/>
+        <location filename="../../desktop/widgets/message_view.py" line="408"/>
         <source>Retry sending</source>
         <translation>重新发送</translation>
     </message>

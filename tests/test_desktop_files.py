@@ -13,7 +13,7 @@ from pathlib import Path
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import pytest  # noqa: E402
-from PySide6.QtCore import QMimeData, QObject, QPoint, QPointF, Qt, QUrl, Slot  # noqa: E402
+from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl  # noqa: E402
 from PySide6.QtGui import QColor, QDesktopServices, QDragEnterEvent, QDropEvent, QGuiApplication, QImage  # noqa: E402
 from PySide6.QtTest import QTest  # noqa: E402
 from PySide6.QtWidgets import QApplication, QFileDialog  # noqa: E402
@@ -23,7 +23,7 @@ from desktop.i18n import Translations  # noqa: E402
 from desktop.models import DeliveryState, Kind  # noqa: E402
 from server.files import FileLimits, MiB  # noqa: E402
 from server.thread import ServerThread  # noqa: E402
-from test_desktop_window import fill_and_join, online, until, windows  # noqa: E402,F401
+from test_desktop_window import UrlCatcher, fill_and_join, online, until, windows  # noqa: E402,F401
 from tests.pictures import png  # noqa: E402
 from tests.uploads import http_get  # noqa: E402
 
@@ -315,16 +315,6 @@ def test_a_hostile_hosts_file_records_are_held_to_what_a_server_sends():
                                sha256="not-a-hash")).file
     assert odd.name == "evilgpj.exe" and odd.mime == "application/octet-stream"
     assert odd.size == 0 and odd.sha256 == "" and not odd.is_image
-
-
-class UrlCatcher(QObject):
-    def __init__(self) -> None:
-        super().__init__()
-        self.urls: list[str] = []
-
-    @Slot(QUrl)
-    def open(self, url: QUrl) -> None:
-        self.urls.append(url.toString())
 
 
 def test_pictures_show_as_thumbnails_files_save_and_open_in_both_languages(run, slow_server, windows, qapp,

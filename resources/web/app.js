@@ -2,8 +2,10 @@
    members, private messages, typing indicator; replies, edits and deletions (message_actions.js)
    and search (search_panel.js). Every piece of user data is put in the page as text. */
 import { FileTransfers } from "./files.js";
+import { FrameQueue } from "./frame_queue.js";
 import { MAX_HISTORY_FRAME, MAX_LOG, MAX_MEMBERS, guardRecord, label } from "./guard.js";
 import { appendLinkified } from "./linkify.js";
+import { MemberList } from "./member_list.js";
 import { MessageActions } from "./message_actions.js";
 import { SearchPanel } from "./search_panel.js";
 import { TypingIndicator } from "./typing.js";
@@ -12,6 +14,7 @@ import { TypingIndicator } from "./typing.js";
   const TYPING_RESEND_MS = 2000;
   const TYPING_IDLE_MS = 3000;
   const NEAR_BOTTOM_PX = 48;
+  const FRESH_ENTRIES = 40;
   const STORAGE_NAME = "roomchat.name";
   const STORAGE_ROOM = "roomchat.room";
   const STORAGE_RESUME = "roomchat.resume:"; // + room + newline + lower-case name
@@ -53,19 +56,27 @@ import { TypingIndicator } from "./typing.js";
     outbox: [],           // {nonce, content, to, status: queued|sent|failed, node}
     nonceCounter: 0,
     unread: 0,
+    batch: null,          // {follow, unread} while a slice of frames is handled
     typingSentAt: 0,
     typingIdleTimer: null,
   };
 
   const typers = new TypingIndicator($("typing"));
   let files = null; // FileTransfers, made with the other page parts below
+  const inbox = new FrameQueue({ handle: handleFrame, startSlice, endSlice });
+  const memberList = new MemberList(el.memberList, {
+    isOwn: (name) => sameName(name, state.name),
+    isActive: (name) => sameName(name, state.privateTo),
+    onPick: (name) => setPrivate(name),
+  });
   const connection = new ChatConnection({
     onOpen: () => {
       setStatus("connecting", t("statusConnecting"));
       if (state.wantRoom) sendJoin();
     },
-    onFrame: handleFrame,
+    onFrame: (frame) => inbox.push(frame),
     onDown: ({ attempt, delayMs, gaveUp }) => {
+      inbox.clear();
       state.joined = false;
       document.body.classList.add("offline");
       el.joinBtn.hidden = true;
@@ -77,6 +88,7 @@ import { TypingIndicator } from "./typing.js";
         : t("statusReconnecting", { seconds: Math.max(1, Math.round(delayMs / 1000)), attempt }));
     },
     onReplaced: () => {
+      inbox.clear();
       state.wantRoom = false;
       state.joined = false;
       showJoinForm();
@@ -102,10 +114,12 @@ import { TypingIndicator } from "./typing.js";
     el.status.textContent = text;
   }
 
+  const timeFormat = new Intl.DateTimeFormat(LANG === "zh" ? "zh-CN" : "en-US",
+    { hour: "numeric", minute: "2-digit" });
+
   function formatTime(ms) {
-    const when = typeof ms === "number" ? new Date(ms) : new Date();
-    return when.toLocaleTimeString(LANG === "zh" ? "zh-CN" : "en-US",
-      { hour: "numeric", minute: "2-digit" });
+    const when = new Date(typeof ms === "number" ? ms : Date.now());
+    return Number.isNaN(when.getTime()) ? "" : timeFormat.format(when);
   }
 
   function hasControlChars(text) {
@@ -145,29 +159,60 @@ import { TypingIndicator } from "./typing.js";
     el.newMessages.hidden = true;
   }
 
-  /** Add a node to the log, following the conversation unless the reader scrolled up. */
+  /** Add a node to the log, following the conversation unless the reader scrolled up.
+      Within a slice of frames (state.batch) the log is measured and scrolled once, at its end. */
   function appendToLog(item, { countUnread }) {
+    if (state.batch) {
+      el.log.append(item);
+      if (countUnread && !state.batch.follow) state.batch.unread += 1;
+      return;
+    }
     const follow = nearBottom();
     el.log.append(item);
     trimLog();
-    if (follow || !countUnread) {
-      if (follow) scrollToBottom();
-      return;
-    }
-    state.unread += 1;
+    if (follow) scrollToBottom();
+    else if (countUnread) countNewMessages(1);
+  }
+
+  function countNewMessages(count) {
+    state.unread += count;
     el.newMessages.textContent = state.unread === 1 ? t("newMessagesOne")
       : t("newMessagesMany", { count: state.unread });
     el.newMessages.hidden = false;
   }
 
+  function startSlice() {
+    state.batch = { follow: nearBottom(), unread: 0 };
+  }
+
+  function endSlice() {
+    const { follow, unread } = state.batch;
+    state.batch = null;
+    trimLog();
+    if (follow) scrollToBottom();
+    else if (unread) countNewMessages(unread);
+  }
+
+  /** Entries behind the newest FRESH_ENTRIES are "settled": laid out only when on screen. */
+  function settleOlderEntries() {
+    let item = el.log.children[el.log.childElementCount - 1 - FRESH_ENTRIES];
+    for (; item && !item.classList.contains("settled"); item = item.previousElementSibling) {
+      item.classList.add("settled");
+    }
+  }
+
   /** Keep the newest MAX_LOG entries; one notice at the top says older ones were removed. */
   function trimLog() {
+    settleOlderEntries();
     if (el.log.childElementCount <= MAX_LOG) return;
     if (!state.trimMarker || !state.trimMarker.isConnected) {
       state.trimMarker = node("div", "msg system", t("logTrimmed"));
       el.log.prepend(state.trimMarker);
     }
-    while (el.log.childElementCount > MAX_LOG + 1) state.trimMarker.nextElementSibling.remove();
+    const cut = document.createRange();
+    cut.setStartAfter(state.trimMarker);
+    cut.setEndBefore(el.log.children[el.log.childElementCount - MAX_LOG]);
+    cut.deleteContents();
   }
 
   /* ---------- rendering messages ---------- */
@@ -207,7 +252,7 @@ import { TypingIndicator } from "./typing.js";
   }
 
   /** A chat from the server (live or history): dedupe by id, confirm our pending copy. */
-  function receiveChat(raw, { countUnread, history = false }) {
+  function receiveChat(raw, { countUnread, history = false, render = true }) {
     if (!raw || typeof raw.id !== "number" || typeof raw.content !== "string") return;
     const message = guardRecord(raw);
     if (state.seenIds.has(message.id)) return;
@@ -220,6 +265,7 @@ import { TypingIndicator } from "./typing.js";
       confirm(pending, message);
       return;
     }
+    if (!render) return;
     const bubble = chatBubble({ from: String(message.from), content: message.content,
       to: message.to, timestamp: message.timestamp, own });
     bubble.dataset.id = String(message.id);
@@ -362,20 +408,7 @@ import { TypingIndicator } from "./typing.js";
   function renderMembers() {
     el.memberPanel.hidden = !state.wantRoom;
     el.memberTitle.textContent = t("members", { count: state.members.length });
-    const items = state.members.map((name) => {
-      const li = node("li");
-      const own = sameName(name, state.name);
-      const button = node("button", "member" + (own ? " own" : ""));
-      button.type = "button";
-      button.append(node("span", "presence"), node("span", "member-name", name));
-      if (own) button.append(node("span", "you", t("you")));
-      button.disabled = own;
-      button.classList.toggle("active", sameName(name, state.privateTo));
-      button.addEventListener("click", () => setPrivate(name));
-      li.append(button);
-      return li;
-    });
-    el.memberList.replaceChildren(...items);
+    memberList.show(state.members);
   }
 
   function setPrivate(name) {
@@ -510,21 +543,37 @@ import { TypingIndicator } from "./typing.js";
     el.msgInput.focus();
   }
 
+  function historyRecords(message) {
+    return Array.isArray(message.messages) ? message.messages.slice(-MAX_HISTORY_FRAME) : [];
+  }
+
+  /** Whether the history frames waiting behind this one bring enough new messages to push
+      all of this one out of the log: then its messages are counted, not drawn. */
+  function outrunByWaitingHistory() {
+    let coming = 0;
+    for (const frame of inbox.waiting()) {
+      if (frame.type !== "history") return false;
+      for (const record of historyRecords(frame)) {
+        if (record && typeof record.id === "number" && !state.seenIds.has(record.id)) coming += 1;
+      }
+      if (coming >= MAX_LOG) return true;
+    }
+    return false;
+  }
+
   function onHistory(message) {
-    const follow = nearBottom();
     if (message.truncated === true) notice(t("historyTruncated"));
-    const records = Array.isArray(message.messages) ? message.messages.slice(-MAX_HISTORY_FRAME) : [];
-    for (const record of records) {
+    const render = !outrunByWaitingHistory();
+    for (const record of historyRecords(message)) {
       if (!record || typeof record !== "object") continue;
       if (record.type === "edit" || record.type === "delete") receiveEvent(record);
-      else receiveChat(record, { countUnread: !follow, history: true });
+      else receiveChat(record, { countUnread: true, history: true, render });
     }
     state.catchingUp = false;
     attention.settled();
     if (state.welcomeLastId !== null) {
       state.lastId = state.lastId === null ? state.welcomeLastId : Math.max(state.lastId, state.welcomeLastId);
     }
-    if (follow) scrollToBottom();
     flushOutbox();
   }
 

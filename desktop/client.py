@@ -39,7 +39,13 @@ from desktop.failures import Failure, classify, close_failure
 from desktop.session_end import SessionLost, SessionStop, failure_detail
 from desktop.settings import ResumeSecrets
 from desktop.transfers import HttpTarget, Uploads
-from desktop.trust import CertificateTrust, certificate_address, fetch_certificate, fingerprint
+from desktop.server_certificates import (
+    CHANGED_CERTIFICATE,
+    MISMATCHED_CERTIFICATE,
+    UNTRUSTED_CERTIFICATE,
+    ServerCertificates,
+)
+from desktop.trust import CertificateTrust, link_fingerprint
 from server.protocol import (
     SUBPROTOCOL,
     Chat,
@@ -72,6 +78,7 @@ from server.protocol import (
 __all__ = [
     "BAD_ADDRESS",
     "CHANGED_CERTIFICATE",
+    "MISMATCHED_CERTIFICATE",
     "REPLACED_CLOSE_CODE",
     "UNTRUSTED_CERTIFICATE",
     "ChatConnection",
@@ -81,13 +88,6 @@ __all__ = [
 
 BAD_ADDRESS = "bad_address"
 """Error code (besides server.protocol.ErrorCode values) for an address that is not a URL."""
-
-UNTRUSTED_CERTIFICATE = "untrusted_certificate"
-"""Error code: a wss:// server's certificate is vouched for by nobody; the text is its
-SHA-256 fingerprint, for the person to compare and accept with ``trust_certificate()``."""
-
-CHANGED_CERTIFICATE = "changed_certificate"
-"""Error code: the server presents another certificate than the one accepted before."""
 
 REPLACED_CLOSE_CODE = 4000
 """The server closes a connection with this code when the same member resumed elsewhere."""
@@ -182,9 +182,8 @@ class ChatConnection(QObject):
         resume_secrets: ResumeSecrets | None = None,
     ) -> None:
         super().__init__(parent)
-        self._trust = trust if trust is not None else CertificateTrust()
+        self._certificates = ServerCertificates(trust if trust is not None else CertificateTrust())
         self._resume_secrets = resume_secrets
-        self._offered_certificate: tuple[str, bytes] | None = None
         self._base_delay = base_delay
         self._max_delay = max_delay
         self._max_attempts = max_attempts
@@ -239,6 +238,11 @@ class ChatConnection(QObject):
         return self._key
 
     @property
+    def expected_fingerprint(self) -> str | None:
+        """The certificate fingerprint the joined link named (``#fp=``), if any."""
+        return self._certificates.expected
+
+    @property
     def protocol_version(self) -> int:
         """1 or 2 once joined, 0 before the first join."""
         return self._protocol
@@ -267,7 +271,7 @@ class ChatConnection(QObject):
 
     def http_target(self) -> HttpTarget:
         """Where this server's downloads come from (same host, port and certificate)."""
-        return HttpTarget.of(self._url, self._tls_context())
+        return HttpTarget.of(self._url, self._certificates.context(self._url))
 
     @property
     def pending(self) -> tuple[str, ...]:
@@ -277,10 +281,14 @@ class ChatConnection(QObject):
     # Commands from the window --------------------------------------------
 
     def join(self, url: str, name: str, room: str, key: str | None = None) -> None:
-        """Connect and join; a key in the URL's ``?key=`` is used when ``key`` is None."""
+        """Connect and join; a key in the URL's ``?key=`` is used when ``key`` is None, and a
+        certificate fingerprint in its ``#fp=`` is pinned (desktop.server_certificates)."""
         previous = self._detach(say_leave=False)
         try:
+            expected = link_fingerprint(url)
             url, url_key = normalize_url(url)
+            if expected is not None and not url.startswith("wss:"):
+                raise ValueError("a certificate fingerprint needs a wss:// or https:// address")
         except ValueError as exc:
             self.errorReceived.emit(BAD_ADDRESS, str(exc))
             self._set_state(ConnectionState.OFFLINE, "invalid address")
@@ -296,17 +304,14 @@ class ChatConnection(QObject):
         self._last_id = 0  # an explicit join gets the recent history again; reconnects resume
         self._url, self._name, self._room = url, name.strip(), room.strip()
         self._key = key if key is not None else url_key
+        self._certificates.expected = expected
         self._protocol = 0
         self._run_task = self.spawn(self._run(previous))
 
     def trust_certificate(self) -> None:
         """Accept the certificate last refused (UNTRUSTED/CHANGED_CERTIFICATE) and join again."""
-        if self._offered_certificate is None:
-            return
-        address, der = self._offered_certificate
-        self._trust.trust(address, der)
-        self._offered_certificate = None
-        self.join(self._url, self._name, self._room, self._key)
+        if self._certificates.accept_offered():
+            self.join(self._url, self._name, self._room, self._key)
 
     def leave(self) -> None:
         """Leave the room and disconnect; no reconnect."""
@@ -463,6 +468,7 @@ class ChatConnection(QObject):
 
     async def _session(self) -> None:
         """One connection: connect, join, then read until it drops. Always raises."""
+        await self._certificates.pin_expected(self._url, self._open_timeout)
         try:
             ws = await connect(
                 self._url,
@@ -475,12 +481,12 @@ class ChatConnection(QObject):
                 ping_interval=self._ws_ping_interval,
                 ping_timeout=self._ws_ping_interval,
                 close_timeout=2.0,
-                ssl=self._tls_context(),
+                ssl=self._certificates.context(self._url),
             )
         except InvalidURI as exc:
             raise SessionStop("invalid address", BAD_ADDRESS, str(exc)) from None
         except ssl.SSLCertVerificationError:
-            raise await self._untrusted() from None
+            raise await self._certificates.refused(self._url, self._open_timeout) from None
         except (OSError, InvalidHandshake, TimeoutError) as exc:
             raise SessionLost(classify(exc, tls=self._url.startswith("wss:")), failure_detail(exc)) from None
         self._ws = ws
@@ -509,22 +515,6 @@ class ChatConnection(QObject):
             if online:
                 self._typing_sent = False
             await ws.close()
-
-    def _tls_context(self) -> ssl.SSLContext | None:
-        return self._trust.context_for(certificate_address(self._url)) if self._url.startswith("wss:") else None
-
-    async def _untrusted(self) -> SessionStop | SessionLost:
-        """Fetch the refused certificate so the person can compare its fingerprint."""
-        address = certificate_address(self._url)
-        host, _, port = address.rpartition(":")
-        try:
-            der = await fetch_certificate(host.strip("[]"), int(port), self._open_timeout)
-        except (OSError, TimeoutError) as exc:
-            return SessionLost(classify(exc, tls=True), failure_detail(exc))
-        self._offered_certificate = (address, der)
-        if self._trust.pinned(address) is not None:
-            return SessionStop("the server's certificate changed", CHANGED_CERTIFICATE, fingerprint(der))
-        return SessionStop("the server's certificate is not trusted yet", UNTRUSTED_CERTIFICATE, fingerprint(der))
 
     async def _next_message(self, ws: ClientConnection, what: str):
         """The next well-formed frame, or SessionLost if none comes within the pong timeout."""

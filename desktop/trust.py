@@ -5,19 +5,50 @@ certificate no CA vouches for, the person compares its SHA-256 fingerprint with 
 host shows and accepts it; from then on connections to that ``host:port`` trust exactly that
 certificate, and a different one (a changed server, or someone in the middle) is refused
 loudly instead of being asked about again.
+
+A link from the host's share card (or its LAN announcement) carries the fingerprint in its
+fragment, ``#fp=`` and 64 hex digits: the app joining by it pins that certificate without
+asking, and refuses a server that presents any other. The fragment never leaves the guest's
+machine (browsers and our client do not send it), so it cannot leak to a listener.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import re
 import ssl
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
-from server.security import fingerprint
+from server.security import fingerprint, pem_fingerprint
 
-__all__ = ["CertificateTrust", "certificate_address", "default_trust_file", "fetch_certificate", "fingerprint"]
+__all__ = ["CertificateTrust", "FINGERPRINT_PARAMETER", "certificate_address", "default_trust_file",
+           "fetch_certificate", "fingerprint", "link_fingerprint", "with_fingerprint"]
+
+FINGERPRINT_PARAMETER = "fp"
+"""The link fragment's parameter that names the host certificate's SHA-256."""
+
+_HEX_SHA256 = re.compile(r"^[0-9A-F]{64}$")
+
+
+def with_fingerprint(url: str, fingerprint_text: str) -> str:
+    """``url`` with ``#fp=`` and the fingerprint's 64 hex digits (no colons: shorter QR codes)."""
+    return f"{url.split('#', 1)[0]}#{FINGERPRINT_PARAMETER}={fingerprint_text.replace(':', '').upper()}"
+
+
+def link_fingerprint(url: str) -> str | None:
+    """The fingerprint (``AB:CD:…``) a link's ``#fp=`` names, None if it names none.
+
+    Raises ValueError if it names one that is not a SHA-256 (a link cut short or edited).
+    """
+    values = parse_qs(urlsplit(url.strip()).fragment, keep_blank_values=True).get(FINGERPRINT_PARAMETER)
+    if not values:
+        return None
+    digits = values[0].replace(":", "").strip().upper()
+    if not _HEX_SHA256.match(digits):
+        raise ValueError(f"the link's certificate fingerprint is not a SHA-256: {values[0]!r}")
+    return ":".join(digits[i : i + 2] for i in range(0, 64, 2))
 
 
 async def fetch_certificate(host: str, port: int, timeout: float = 10.0) -> bytes:
@@ -61,6 +92,11 @@ class CertificateTrust:
     def pinned(self, address: str) -> str | None:
         """The PEM certificate accepted for ``address`` (``host:port``), if any."""
         return self._load().get(address)
+
+    def pinned_fingerprint(self, address: str) -> str | None:
+        """The SHA-256 of the certificate accepted for ``address``, if any."""
+        pem = self.pinned(address)
+        return pem_fingerprint(pem) if pem is not None else None
 
     def trust(self, address: str, der: bytes) -> None:
         """Accept ``der`` for ``address`` from now on (replacing an older one)."""

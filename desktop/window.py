@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 from desktop.client import (
     BAD_ADDRESS,
     CHANGED_CERTIFICATE,
+    MISMATCHED_CERTIFICATE,
     UNTRUSTED_CERTIFICATE,
     ChatConnection,
     ConnectionState,
@@ -41,7 +42,7 @@ from desktop.models import MessageModel
 from desktop.notify import Notifier
 from desktop.settings import DEFAULT_SERVER, Settings
 from desktop.unread import UnreadMarker
-from desktop.widgets.certificate_prompt import ask_to_trust
+from desktop.widgets.certificate_prompt import CERTIFICATE_STATUS, ask_to_trust, refuse_mismatch
 from desktop.widgets.composer import Composer
 from desktop.widgets.drawer import SidebarDrawer
 from desktop.widgets.icon import app_icon
@@ -440,8 +441,7 @@ class MainWindow(QMainWindow):
             if self.connection.key else QT_TRANSLATE_NOOP("MainWindow", "This server requires a room key: enter it"),
             ErrorCode.UNAVAILABLE.value: QT_TRANSLATE_NOOP("MainWindow", "The server cannot store messages right now"),
             BAD_ADDRESS: QT_TRANSLATE_NOOP("MainWindow", "Not a valid server address"),
-            UNTRUSTED_CERTIFICATE: QT_TRANSLATE_NOOP("MainWindow", "The server's certificate is not trusted yet"),
-            CHANGED_CERTIFICATE: QT_TRANSLATE_NOOP("MainWindow", "The server's certificate has changed"),
+            **CERTIFICATE_STATUS,
         }
         if code in known:
             self._set_status("offline", known[code])
@@ -452,6 +452,8 @@ class MainWindow(QMainWindow):
         elif code in (ErrorCode.NAME_TAKEN.value, ErrorCode.BAD_NAME.value):
             self.sidebar.name_edit.setFocus()
             self.sidebar.name_edit.selectAll()
+        elif code == MISMATCHED_CERTIFICATE:
+            self.certificate_box = refuse_mismatch(self, self.connection.expected_fingerprint or "", text)
         elif code in (UNTRUSTED_CERTIFICATE, CHANGED_CERTIFICATE):
             self.certificate_box = ask_to_trust(self, code == CHANGED_CERTIFICATE, text,
                                                 self.connection.trust_certificate)

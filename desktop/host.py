@@ -6,6 +6,7 @@ The window only starts and stops it; a busy window never stalls the server becau
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import ipaddress
 import socket
@@ -15,8 +16,10 @@ from urllib.parse import quote
 from platformdirs import user_data_dir
 from PySide6.QtCore import QObject, Signal
 
+from desktop.certificate import HostCertificate, host_certificate
+from desktop.trust import with_fingerprint
 from server.lan import ipv4_addresses
-from server.app import ServerConfig
+from server.app import ServerConfig, TLSError
 from server.protocol import HOST_CLOSED_REASON
 from server.store import StoreError
 from server.thread import ServerThread
@@ -81,6 +84,7 @@ class RoomHost(QObject):
         self._mdns_interfaces = tuple(mdns_interfaces)
         self._thread: ServerThread | None = None
         self._key: str | None = None
+        self._certificate: HostCertificate | None = None
         self._occupancy: dict[str, int] = {}
         self._roomsReported.connect(self._take_rooms)
 
@@ -118,12 +122,23 @@ class RoomHost(QObject):
     def key(self) -> str | None:
         return self._key
 
+    @property
+    def fingerprint(self) -> str | None:
+        """SHA-256 of the certificate served (``AB:CD:…``), None when not serving TLS."""
+        return self._certificate.fingerprint if self._thread is not None and self._certificate else None
+
+    @property
+    def certificate(self) -> HostCertificate | None:
+        """The certificate the running server serves, if it serves TLS."""
+        return self._certificate if self._thread is not None else None
+
     def start(self, port: int = 8080, data_dir: Path | None = None, key: str | None = None, *,
-              announce: bool = True, name: str = "") -> bool:
+              announce: bool = True, name: str = "", tls: bool = False) -> bool:
         """Listen on ``port`` (0 = any free port); emit started or failed and say which.
 
         ``announce``: show the rooms on the network (if this host may advertise at all), under
-        ``name`` ("" = this machine's name).
+        ``name`` ("" = this machine's name). ``tls``: serve https:// and wss:// with the host's
+        own certificate (desktop.certificate), made in ``data_dir`` on the first such start.
         """
         if self._thread is not None:
             self.stop()
@@ -135,6 +150,9 @@ class RoomHost(QObject):
         )
         try:
             config.data_dir.mkdir(parents=True, exist_ok=True)
+            certificate = host_certificate(config.data_dir / "tls", addresses=self._lan_addresses()) if tls else None
+            if certificate is not None:
+                config = dataclasses.replace(config, certfile=certificate.certfile, keyfile=certificate.keyfile)
             thread = ServerThread(config, self._roomsReported.emit)
             thread.start()
         except OSError as exc:
@@ -143,10 +161,10 @@ class RoomHost(QObject):
             else:
                 self.failed.emit(f"could not start the server: {exc.strerror or exc}", 0)
             return False
-        except StoreError as exc:
+        except (StoreError, TLSError) as exc:
             self.failed.emit(f"could not start the server: {exc}", 0)
             return False
-        self._thread, self._key = thread, key or None
+        self._thread, self._key, self._certificate = thread, key or None, certificate
         self.started.emit(thread.port)
         return True
 
@@ -159,20 +177,29 @@ class RoomHost(QObject):
         self._occupancy = {}
         self.stopped.emit()
 
+    def _lan_addresses(self) -> list[str]:
+        """The LAN addresses peers reach this host at (bound to loopback: none)."""
+        if self._host in ("0.0.0.0", ""):
+            return ipv4_addresses()
+        return [] if ipaddress.ip_address(self._host).is_loopback else [self._host]
+
     def addresses(self) -> list[tuple[str, str]]:
         """(ws URL, http URL) pairs peers can use: LAN addresses first, then localhost.
 
         A host bound to one address offers only that one (bound to loopback: only localhost).
+        Serving TLS they are wss:// and https:// and carry the certificate's fingerprint in
+        ``#fp=``, so an app joining by them pins it without asking.
         """
         if self._thread is None:
             return []
         query = f"?key={quote(self._key, safe='')}" if self._key else ""
         port = self._thread.port
-        if self._host in ("0.0.0.0", ""):
-            lan = ipv4_addresses()
-        else:
-            lan = [] if ipaddress.ip_address(self._host).is_loopback else [self._host]
-        return [
-            (f"ws://{address}:{port}/{query}", f"http://{address}:{port}/{query}")
-            for address in [*lan, "127.0.0.1"]
-        ]
+        fingerprint = self.fingerprint
+        pairs = []
+        for address in [*self._lan_addresses(), "127.0.0.1"]:
+            if fingerprint is None:
+                pairs.append((f"ws://{address}:{port}/{query}", f"http://{address}:{port}/{query}"))
+            else:
+                pairs.append((with_fingerprint(f"wss://{address}:{port}/{query}", fingerprint),
+                              with_fingerprint(f"https://{address}:{port}/{query}", fingerprint)))
+        return pairs

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import QMessageBox
 
 from desktop.client import ConnectionState
 from desktop.reachability import check_addresses
+from desktop.trust import with_fingerprint
 
 if TYPE_CHECKING:
     from desktop.window import MainWindow
@@ -37,6 +38,8 @@ class Hosting(QObject):
         """The open "Stop hosting?" or "Quit?" question, if any."""
         self._quit_confirmed = False
         self.panel.hostingToggled.connect(self._toggled)
+        self.panel.tls_switch.setChecked(window.settings.host_tls)
+        self.panel.tls_switch.toggled.connect(self._remember_tls)
         self.panel.shareCardRequested.connect(self._show_card)
         self.card.hideRequested.connect(self._hide_card)
         self.host.started.connect(self._started)
@@ -76,7 +79,7 @@ class Hosting(QObject):
             self.window.banner.hide()
             name = self.window.sidebar.name_edit.text().strip()
             self.host.start(self.panel.port_spin.value(), self.window.host_data_dir, self.panel.key,
-                            announce=self.panel.announce, name=name)
+                            announce=self.panel.announce, name=name, tls=self.panel.tls)
             return
         count = self.guests()
         if count:
@@ -123,6 +126,9 @@ class Hosting(QObject):
             self._quit_confirmed = True
             self.window.close()
 
+    def _remember_tls(self, on: bool) -> None:
+        self.window.settings.host_tls = on
+
     def use_port(self, port: int) -> None:
         self.panel.port_spin.setValue(port)
         self.panel.switch.setChecked(True)
@@ -131,10 +137,13 @@ class Hosting(QObject):
         window = self.window
         self.panel.set_hosting(True)
         addresses = self.host.addresses()
-        self.card.show_addresses(addresses)
+        self.card.show_addresses(addresses, fingerprint=self.host.fingerprint)
         self._show_card()
         window._keep(self._self_test(addresses, port))
-        window.sidebar.server_edit.setText(f"ws://127.0.0.1:{port}")
+        own = f"ws://127.0.0.1:{port}"
+        if self.host.fingerprint is not None:  # our own link: we pin our own certificate, unasked
+            own = with_fingerprint(f"wss://127.0.0.1:{port}", self.host.fingerprint)
+        window.sidebar.server_edit.setText(own)
         if window.sidebar.name_edit.text().strip():
             window.join_from_form()
         else:
@@ -144,7 +153,7 @@ class Hosting(QObject):
 
     async def _self_test(self, addresses: list[tuple[str, str]], port: int) -> None:
         hosts = [urlsplit(ws_url).hostname or "" for ws_url, _ in addresses]
-        results = await check_addresses(hosts, port)
+        results = await check_addresses(hosts, port, tls=self.host.fingerprint is not None)
         if self.host.running and self.host.port == port:
             self.card.set_checks(results)
 

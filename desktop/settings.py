@@ -82,6 +82,15 @@ class Settings:
         self._set("language", value)
 
     @property
+    def host_tls(self) -> bool:
+        """The host panel's "Encrypt (TLS)" switch (off until turned on once)."""
+        return self._text("host_tls") == "1"
+
+    @host_tls.setter
+    def host_tls(self, on: bool) -> None:
+        self._set("host_tls", "1" if on else "0")
+
+    @property
     def recent_servers(self) -> list[RecentServer]:
         """Servers joined lately with their rooms, newest first (the fallback to discovery)."""
         return parse_recent(self._text("recent_servers"))

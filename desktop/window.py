@@ -61,8 +61,9 @@ __all__ = ["MainWindow", "STYLE_SHEET"]
 TYPING_IDLE_MS = 3000
 """After this long without a keystroke we tell the room we stopped typing."""
 
-MINIMUM_SIZE = QSize(600, 400)
-"""The smallest window (the sidebar folds away below 760 px): the share card still fits whole."""
+MINIMUM_SIZE = QSize(600, 440)
+"""The smallest window (the sidebar folds away below 760 px): the share card still fits whole,
+with a few lines of messages below it (440, not 400: the TLS fingerprint in Chinese needs it)."""
 
 STYLE_SHEET = """
 QMenuBar { background: #1a1a2e; color: #c8c8e0; border-bottom: 1px solid #2c2c48; }
@@ -372,7 +373,7 @@ class MainWindow(QMainWindow):
         self.sidebar.room_edit.setToolTip(self.tr("Type another room and press Enter to switch") if joined else "")
 
     def _joining_own_host(self, server: str) -> bool:
-        return self.host.running and server.rstrip("/").endswith(f":{self.host.port}")
+        return self.host.running and server.split("#", 1)[0].rstrip("/").endswith(f":{self.host.port}")
 
     def leave(self) -> None:
         self.connection.leave()

@@ -1,4 +1,5 @@
-"""The "Host a room" switch and its options: port, optional key, showing the room on the network.
+"""The "Host a room" switch and its options: port, optional key, showing the room on the network,
+encrypting it (TLS with the app's own certificate, desktop/certificate.py).
 
 Where others join is on the share card at the top of the chat area (desktop/widgets/share_card.py);
 this panel only brings the card back once it was hidden.
@@ -52,6 +53,8 @@ class HostPanel(QFrame):
         self.announce_switch = QCheckBox(self)
         self.announce_switch.setObjectName("announceSwitch")
         self.announce_switch.setChecked(True)
+        self.tls_switch = QCheckBox(self)
+        self.tls_switch.setObjectName("tlsSwitch")
         options = QGridLayout()
         options.setContentsMargins(0, 0, 0, 0)
         options.addWidget(self.port_label, 0, 0)
@@ -59,6 +62,7 @@ class HostPanel(QFrame):
         options.addWidget(self.key_label, 1, 0, 1, 2)
         options.addWidget(self.key_edit, 2, 0, 1, 2)
         options.addWidget(self.announce_switch, 3, 0, 1, 2)
+        options.addWidget(self.tls_switch, 4, 0, 1, 2)
 
         self.show_card_button = QPushButton(self)
         self.show_card_button.setObjectName("showCardButton")
@@ -83,12 +87,17 @@ class HostPanel(QFrame):
         """"Show this room on the network" (mDNS), on by default."""
         return self.announce_switch.isChecked()
 
+    @property
+    def tls(self) -> bool:
+        """"Encrypt (TLS)": serve https:// and wss:// (the key and the chat never go in clear)."""
+        return self.tls_switch.isChecked()
+
     def set_hosting(self, hosting: bool) -> None:
         """Reflect the host's real state without re-emitting hostingToggled."""
         blocked = self.switch.blockSignals(True)
         self.switch.setChecked(hosting)
         self.switch.blockSignals(blocked)
-        for option in (self.port_spin, self.key_edit, self.announce_switch):
+        for option in (self.port_spin, self.key_edit, self.announce_switch, self.tls_switch):
             option.setEnabled(not hosting)
         if not hosting:
             self.show_card_button.hide()
@@ -99,6 +108,9 @@ class HostPanel(QFrame):
         self.key_label.setText(self.tr("Require a key (optional)"))
         self.key_edit.setPlaceholderText(self.tr("no key"))
         self.announce_switch.setText(self.tr("Show this room on the network"))
+        self.tls_switch.setText(self.tr("Encrypt (TLS)"))
+        self.tls_switch.setToolTip(self.tr("Serve https:// and wss:// with this computer's own certificate, "
+                                           "so the key and the messages never cross the network in clear"))
         self.show_card_button.setText(self.tr("Show where others join"))
 
     def changeEvent(self, event) -> None:  # noqa: N802

@@ -2,7 +2,8 @@
 
 It shows the browser address (with a QR code a phone camera reads) and the address for the
 RoomChat app, each with a Copy button that confirms, the result of the address self-test,
-and, once the host serves TLS, the certificate's fingerprint for guests to compare. It is
+and, once the host serves TLS, the certificate's fingerprint for guests to compare with a word
+on the warning browsers show for a self-signed certificate. It is
 laid out to stay fully visible at the window's minimum size: labels above addresses, and
 long addresses (a key in the query) wrap.
 """
@@ -22,8 +23,10 @@ from PySide6.QtWidgets import (
     QGridLayout,
     QHBoxLayout,
     QLabel,
+    QMessageBox,
     QToolButton,
     QVBoxLayout,
+    QWidget,
 )
 
 from desktop.reachability import Reachability
@@ -38,6 +41,7 @@ SHARE_CARD_STYLE = """
 #shareCard #shareKind { color: #6b6b80; font-size: 8.5pt; }
 #shareCard #shareUrl { color: #1e1b4b; font-family: monospace; font-size: 10pt; }
 #shareCard #shareFingerprint { color: #44445a; font-family: monospace; font-size: 8pt; }
+#shareCard #shareTlsNote { color: #44445a; font-size: 8.5pt; }
 #shareCard #shareCheck { font-size: 9pt; }
 #shareCard #shareCheck[tone="ok"] { color: #15803d; }
 #shareCard #shareCheck[tone="bad"] { color: #b45309; }
@@ -45,7 +49,8 @@ SHARE_CARD_STYLE = """
     color: #ffffff; background: #646cff; border: none; border-radius: 4px; padding: 3px 10px;
 }
 #shareCopy[copied="true"] { background: #16a34a; }
-#shareHide { background: transparent; color: #646cff; }
+#shareHide, #shareWhy { background: transparent; color: #646cff; }
+#shareWhy { border: none; padding: 0 4px; font-size: 8.5pt; }
 """
 """The card's part of the window's style sheet."""
 
@@ -69,6 +74,18 @@ def _breakable(url: str) -> str:
     for mark in "/?&=":
         url = url.replace(mark, mark + _BREAK)
     return url
+
+
+def _shown(url: str) -> str:
+    """The address as the card prints it: without the ``#fp=`` fragment, which no one types
+    (the Copy button and the QR code carry it; the fingerprint has its own line)."""
+    return _breakable(url.split("#", 1)[0])
+
+
+def _fingerprint_lines(fingerprint: str) -> tuple[str, str]:
+    """``AB:CD:…`` as two halves of 16 bytes, the way people read it out and compare it."""
+    pairs = fingerprint.split(":")
+    return ":".join(pairs[:16]), ":".join(pairs[16:])
 
 
 class ShareCard(QFrame):
@@ -125,6 +142,23 @@ class ShareCard(QFrame):
         self.fingerprint_label.setWordWrap(True)
         self.fingerprint_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.fingerprint_label.hide()
+        self.tls_note = QLabel(self)
+        self.tls_note.setObjectName("shareTlsNote")
+        self.tls_note.setWordWrap(True)
+        self.tls_note.setTextFormat(Qt.TextFormat.PlainText)
+        self.why_button = QToolButton(self)
+        self.why_button.setObjectName("shareWhy")
+        self.why_button.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.why_button.clicked.connect(self.explain_warning)
+        self.warning_box: QMessageBox | None = None
+        """The open explanation of the browsers' warning, if any."""
+        note = QHBoxLayout()
+        note.setContentsMargins(0, 0, 0, 0)
+        note.addWidget(self.tls_note, 1)
+        note.addWidget(self.why_button, 0, Qt.AlignmentFlag.AlignTop)
+        self.tls_row = QWidget(self)
+        self.tls_row.setLayout(note)
+        self.tls_row.hide()
         self.check_label = QLabel(self)
         self.check_label.setObjectName("shareCheck")
         self.check_label.setWordWrap(True)
@@ -136,6 +170,7 @@ class ShareCard(QFrame):
         text.addLayout(head)
         text.addLayout(rows)
         text.addWidget(self.fingerprint_label)
+        text.addWidget(self.tls_row)
         text.addWidget(self.check_label)
         text.addStretch(1)
         layout = QHBoxLayout(self)
@@ -182,6 +217,7 @@ class ShareCard(QFrame):
         self.choice.blockSignals(blocked)
         self.choice.setVisible(len(self._addresses) > 1)
         self.fingerprint_label.setVisible(fingerprint is not None)
+        self.tls_row.setVisible(fingerprint is not None)
         self._show_current()
 
     def set_checks(self, results: Mapping[str, Reachability]) -> None:
@@ -196,16 +232,18 @@ class ShareCard(QFrame):
 
     def _show_current(self) -> None:
         ws_url, http_url = self.current
-        self.app_url.setText(_breakable(ws_url))
-        self.browser_url.setText(_breakable(http_url))
+        self.app_url.setText(_shown(ws_url))
+        self.browser_url.setText(_shown(http_url))
         self.qr.setPixmap(QPixmap.fromImage(qr_image(http_url)) if http_url else QPixmap())
         self.qr.setToolTip(http_url)
         self._render_texts()
 
     def _render_texts(self) -> None:
         if self._fingerprint is not None:
-            self.fingerprint_label.setText(self.tr("Certificate SHA-256 (guests compare it): %1")
-                                           .replace("%1", self._fingerprint))
+            first, second = _fingerprint_lines(self._fingerprint)
+            self.fingerprint_label.setText(f"SHA-256 {first}\n{' ' * 8}{second}")
+            self.tls_note.setText(self.tr("Browsers will warn: go on only if the SHA-256 matches."))
+            self.tls_note.setToolTip(self.warning_text())
         host = urlsplit(self.current[0]).hostname or ""
         result = self._checks.get(host)
         if result is None:
@@ -220,6 +258,24 @@ class ShareCard(QFrame):
         self.check_label.style().unpolish(self.check_label)
         self.check_label.style().polish(self.check_label)
 
+    def warning_text(self) -> str:
+        """What the browsers' warning means and what to compare, in plain words."""
+        return self.tr(
+            "A browser will say that the connection is not private. It says so because this computer "
+            "made its own certificate and no certificate authority signed it; the connection is still "
+            "encrypted.\n\nOn the warning page, open the certificate's details. If its SHA-256 "
+            "fingerprint is\n%1\nit is this computer: continue. If it differs, someone else "
+            "answered: do not continue.\n\nThe RoomChat app checks the fingerprint by itself when "
+            "it joins by these links or this code.").replace("%1", "\n".join(_fingerprint_lines(self._fingerprint or "")))
+
+    def explain_warning(self) -> None:
+        """The long explanation, in a box that does not block (``open()``, not ``exec()``)."""
+        box = QMessageBox(QMessageBox.Icon.Information, self.tr("Browsers' certificate warning"),
+                          self.warning_text(), QMessageBox.StandardButton.Ok, self)
+        box.finished.connect(lambda _result: setattr(self, "warning_box", None))
+        self.warning_box = box
+        box.open()
+
     # Language ---------------------------------------------------------------------------
 
     def retranslate_ui(self) -> None:
@@ -228,6 +284,7 @@ class ShareCard(QFrame):
         self.hide_button.setToolTip(self.tr("Hide this card (the host panel shows it again)"))
         self.browser_kind.setText(self.tr("In a web browser (or scan the code)"))
         self.app_kind.setText(self.tr("In the RoomChat app"))
+        self.why_button.setText(self.tr("Why?"))
         for button in (self.browser_copy, self.app_copy):
             if not button.property("copied"):
                 button.setText(copy_label())

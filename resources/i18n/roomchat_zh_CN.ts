@@ -70,7 +70,7 @@
 <context>
     <name>CertificatePrompt</name>
     <message>
-        <location filename="../../desktop/widgets/certificate_prompt.py" line="18"/>
+        <location filename="../../desktop/widgets/certificate_prompt.py" line="30"/>
         <source>This server now presents a different certificate. Someone may be listening in, or the host made a new one.
 
 SHA-256: %1
@@ -83,7 +83,7 @@ SHA-256：%1
 信任新的证书吗？</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/certificate_prompt.py" line="22"/>
+        <location filename="../../desktop/widgets/certificate_prompt.py" line="34"/>
         <source>Compare this fingerprint with the one the host shows.
 
 SHA-256: %1
@@ -96,9 +96,27 @@ SHA-256：%1
 信任此服务器吗？</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/certificate_prompt.py" line="25"/>
+        <location filename="../../desktop/widgets/certificate_prompt.py" line="37"/>
+        <location filename="../../desktop/widgets/certificate_prompt.py" line="53"/>
         <source>Server certificate</source>
         <translation>服务器证书</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/widgets/certificate_prompt.py" line="49"/>
+        <source>Not connected: this server&apos;s certificate is not the one the link names. Someone may be pretending to be the host, or the host made a new certificate: ask for a new link.
+
+The link names:
+%1
+
+The server presented:
+%2</source>
+        <translation>未连接：此服务器的证书与链接中指定的不一致。可能有人在冒充主持人，或者主持人生成了新证书：请向主持人索取新的链接。
+
+链接指定的是：
+%1
+
+服务器出示的是：
+%2</translation>
     </message>
 </context>
 <context>
@@ -328,32 +346,42 @@ SHA-256：%1
 <context>
     <name>HostPanel</name>
     <message>
-        <location filename="../../desktop/widgets/host_panel.py" line="97"/>
+        <location filename="../../desktop/widgets/host_panel.py" line="106"/>
         <source>Host a room on this computer</source>
         <translation>在这台电脑上主持房间</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/host_panel.py" line="98"/>
+        <location filename="../../desktop/widgets/host_panel.py" line="107"/>
         <source>Port</source>
         <translation>端口</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/host_panel.py" line="99"/>
+        <location filename="../../desktop/widgets/host_panel.py" line="108"/>
         <source>Require a key (optional)</source>
         <translation>需要密钥（可选）</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/host_panel.py" line="100"/>
+        <location filename="../../desktop/widgets/host_panel.py" line="109"/>
         <source>no key</source>
         <translation>不需要密钥</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/host_panel.py" line="101"/>
+        <location filename="../../desktop/widgets/host_panel.py" line="110"/>
         <source>Show this room on the network</source>
         <translation>在局域网上显示这个房间</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/host_panel.py" line="102"/>
+        <location filename="../../desktop/widgets/host_panel.py" line="111"/>
+        <source>Encrypt (TLS)</source>
+        <translation>加密 (TLS)</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/widgets/host_panel.py" line="112"/>
+        <source>Serve https:// and wss:// with this computer&apos;s own certificate, so the key and the messages never cross the network in clear</source>
+        <translation>使用本机自己的证书提供 https:// 和 wss://，房间密钥和消息不会以明文经过网络</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/widgets/host_panel.py" line="114"/>
         <source>Show where others join</source>
         <translation>显示其他人的加入方式</translation>
     </message>
@@ -361,53 +389,53 @@ SHA-256：%1
 <context>
     <name>Hosting</name>
     <message>
-        <location filename="../../desktop/hosting.py" line="57"/>
+        <location filename="../../desktop/hosting.py" line="60"/>
         <source>1 person is in a room you host. Quit and close the room?</source>
         <translation>有 1 人在你主持的房间里。要退出并关闭房间吗？</translation>
     </message>
     <message>
-        <location filename="../../desktop/hosting.py" line="58"/>
+        <location filename="../../desktop/hosting.py" line="61"/>
         <source>1 person is in a room you host. Stop hosting?</source>
         <translation>有 1 人在你主持的房间里。要停止主持吗？</translation>
     </message>
     <message>
-        <location filename="../../desktop/hosting.py" line="60"/>
+        <location filename="../../desktop/hosting.py" line="63"/>
         <source>%1 people are in rooms you host. Quit and close the rooms?</source>
         <translation>有 %1 人在你主持的房间里。要退出并关闭这些房间吗？</translation>
     </message>
     <message>
-        <location filename="../../desktop/hosting.py" line="61"/>
+        <location filename="../../desktop/hosting.py" line="64"/>
         <source>%1 people are in rooms you host. Stop hosting?</source>
         <translation>有 %1 人在你主持的房间里。要停止主持吗？</translation>
     </message>
     <message>
-        <location filename="../../desktop/hosting.py" line="62"/>
-        <location filename="../../desktop/hosting.py" line="64"/>
+        <location filename="../../desktop/hosting.py" line="65"/>
+        <location filename="../../desktop/hosting.py" line="67"/>
         <source>Stop hosting</source>
         <translation>停止主持</translation>
     </message>
     <message>
-        <location filename="../../desktop/hosting.py" line="64"/>
+        <location filename="../../desktop/hosting.py" line="67"/>
         <source>Quit</source>
         <translation>退出</translation>
     </message>
     <message>
-        <location filename="../../desktop/hosting.py" line="66"/>
+        <location filename="../../desktop/hosting.py" line="69"/>
         <source>Keep hosting</source>
         <translation>继续主持</translation>
     </message>
     <message>
-        <location filename="../../desktop/hosting.py" line="161"/>
+        <location filename="../../desktop/hosting.py" line="170"/>
         <source>Port %1 is in use by another program.</source>
         <translation>端口 %1 已被其他程序占用。</translation>
     </message>
     <message>
-        <location filename="../../desktop/hosting.py" line="162"/>
+        <location filename="../../desktop/hosting.py" line="171"/>
         <source>Use port %1</source>
         <translation>改用端口 %1</translation>
     </message>
     <message>
-        <location filename="../../desktop/hosting.py" line="165"/>
+        <location filename="../../desktop/hosting.py" line="174"/>
         <source>Could not host: %1</source>
         <translation>无法主持房间：%1</translation>
     </message>
@@ -451,159 +479,164 @@ SHA-256：%1
 <context>
     <name>MainWindow</name>
     <message>
-        <location filename="../../desktop/window.py" line="443"/>
+        <location filename="../../desktop/widgets/certificate_prompt.py" line="19"/>
         <source>The server&apos;s certificate is not trusted yet</source>
         <translation>服务器的证书尚未被信任</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="444"/>
+        <location filename="../../desktop/widgets/certificate_prompt.py" line="20"/>
         <source>The server&apos;s certificate has changed</source>
         <translation>服务器的证书已更改</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="174"/>
+        <location filename="../../desktop/widgets/certificate_prompt.py" line="21"/>
+        <source>Refused: the server&apos;s certificate is not the one in the link (nothing was sent)</source>
+        <translation>已拒绝：服务器的证书与链接中的不一致（未发送任何内容）</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/window.py" line="176"/>
         <source>Not connected</source>
         <translation>未连接</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="178"/>
-        <location filename="../../desktop/window.py" line="386"/>
-        <location filename="../../desktop/window.py" line="390"/>
+        <location filename="../../desktop/window.py" line="180"/>
+        <location filename="../../desktop/window.py" line="388"/>
+        <location filename="../../desktop/window.py" line="392"/>
         <source>Join room</source>
         <translation>加入房间</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="332"/>
+        <location filename="../../desktop/window.py" line="334"/>
         <source>Enter a name first</source>
         <translation>请先输入用户名</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="336"/>
+        <location filename="../../desktop/window.py" line="338"/>
         <source>Enter a room</source>
         <translation>请输入房间号</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="369"/>
+        <location filename="../../desktop/window.py" line="371"/>
         <source>Switch room</source>
         <translation>切换房间</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="371"/>
+        <location filename="../../desktop/window.py" line="373"/>
         <source>Type another room and press Enter to switch</source>
         <translation>输入另一个房间号并按 Enter 即可切换</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="387"/>
+        <location filename="../../desktop/window.py" line="389"/>
         <source>Joining…</source>
         <translation>正在加入…</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="388"/>
+        <location filename="../../desktop/window.py" line="390"/>
         <source>Joined</source>
         <translation>已加入</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="389"/>
+        <location filename="../../desktop/window.py" line="391"/>
         <source>Reconnecting...</source>
         <translation>正在重连...</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="400"/>
+        <location filename="../../desktop/window.py" line="402"/>
         <source>Online in %1</source>
         <translation>已在房间「%1」在线</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="402"/>
+        <location filename="../../desktop/window.py" line="404"/>
         <source>Connecting…</source>
         <translation>正在连接…</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="404"/>
+        <location filename="../../desktop/window.py" line="406"/>
         <source>Reconnecting: %1</source>
         <translation>正在重连：%1</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="406"/>
+        <location filename="../../desktop/window.py" line="408"/>
         <source>Gave up reconnecting: %1</source>
         <translation>已停止重连：%1</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="408"/>
+        <location filename="../../desktop/window.py" line="410"/>
         <source>Offline: %1</source>
         <translation>离线：%1</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="416"/>
+        <location filename="../../desktop/window.py" line="418"/>
         <source>%1 — retry %2 in %3 s</source>
         <translation>%1 — %3 秒后第 %2 次重试</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="436"/>
+        <location filename="../../desktop/window.py" line="438"/>
         <source>That name is already taken in this room</source>
         <translation>这个名字在本房间已被占用</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="437"/>
+        <location filename="../../desktop/window.py" line="439"/>
         <source>That name cannot be used</source>
         <translation>不能使用这个名字</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="438"/>
+        <location filename="../../desktop/window.py" line="440"/>
         <source>That room name cannot be used</source>
         <translation>不能使用这个房间名</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="439"/>
+        <location filename="../../desktop/window.py" line="441"/>
         <source>This room needs the right key</source>
         <translation>这个房间需要正确的密钥</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="440"/>
+        <location filename="../../desktop/window.py" line="442"/>
         <source>This server requires a room key: enter it</source>
         <translation>此服务器需要房间密钥：请输入</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="441"/>
+        <location filename="../../desktop/window.py" line="443"/>
         <source>The server cannot store messages right now</source>
         <translation>服务器暂时无法保存消息</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="442"/>
+        <location filename="../../desktop/window.py" line="444"/>
         <source>Not a valid server address</source>
         <translation>服务器地址无效</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="561"/>
+        <location filename="../../desktop/window.py" line="564"/>
         <source>Private message from %1</source>
         <translation>来自 %1 的私信</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="563"/>
+        <location filename="../../desktop/window.py" line="566"/>
         <source>%1 mentioned you</source>
         <translation>%1 提到了你</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="565"/>
+        <location filename="../../desktop/window.py" line="568"/>
         <source>%1 in RoomChat</source>
         <translation>%1 发来新消息</translation>
     </message>
     <message>
-        <location filename="../../desktop/hosting.py" line="141"/>
+        <location filename="../../desktop/hosting.py" line="150"/>
         <source>Hosting on port %1: enter your name and join</source>
         <translation>正在端口 %1 上主持：请输入用户名并加入</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="611"/>
+        <location filename="../../desktop/window.py" line="614"/>
         <source>&amp;Language</source>
         <translation>语言(&amp;L)</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="254"/>
+        <location filename="../../desktop/window.py" line="256"/>
         <source>No server yet — host a room on this computer?</source>
         <translation>还没有服务器 — 要在这台电脑上主持一个房间吗？</translation>
     </message>
     <message>
-        <location filename="../../desktop/window.py" line="255"/>
+        <location filename="../../desktop/window.py" line="257"/>
         <source>Host a room</source>
         <translation>主持房间</translation>
     </message>
@@ -876,49 +909,76 @@ SHA-256：%1
 <context>
     <name>ShareCard</name>
     <message>
-        <location filename="../../desktop/widgets/share_card.py" line="207"/>
-        <source>Certificate SHA-256 (guests compare it): %1</source>
-        <translation>证书 SHA-256（供访客比对）：%1</translation>
+        <location filename="../../desktop/widgets/share_card.py" line="245"/>
+        <source>Browsers will warn: go on only if the SHA-256 matches.</source>
+        <translation>浏览器会发出警告：仅当 SHA-256 一致时才继续。</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/share_card.py" line="212"/>
+        <location filename="../../desktop/widgets/share_card.py" line="250"/>
         <source>Checking that others can reach this address…</source>
         <translation>正在检查其他人能否访问这个地址…</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/share_card.py" line="214"/>
+        <location filename="../../desktop/widgets/share_card.py" line="252"/>
         <source>✓ Reachable at %1 (checked from this computer)</source>
         <translation>✓ 可以通过 %1 访问（已从这台电脑检查）</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/share_card.py" line="216"/>
+        <location filename="../../desktop/widgets/share_card.py" line="254"/>
         <source>⚠ %1 does not answer: %2</source>
         <translation>⚠ %1 无法访问：%2</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/share_card.py" line="226"/>
+        <location filename="../../desktop/widgets/share_card.py" line="264"/>
+        <source>A browser will say that the connection is not private. It says so because this computer made its own certificate and no certificate authority signed it; the connection is still encrypted.
+
+On the warning page, open the certificate&apos;s details. If its SHA-256 fingerprint is
+%1
+it is this computer: continue. If it differs, someone else answered: do not continue.
+
+The RoomChat app checks the fingerprint by itself when it joins by these links or this code.</source>
+        <translation>浏览器会提示“您的连接不是私密连接”。这是因为证书是这台电脑自己生成的，没有经过证书颁发机构签名；连接仍然是加密的。
+
+请在警告页面中打开证书详情。若其 SHA-256 指纹为
+%1
+那就是这台电脑：可以继续。如果不一致，说明应答的是别人：请不要继续。
+
+通过这些链接或二维码加入时，RoomChat 应用会自动核对指纹。</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/widgets/share_card.py" line="273"/>
+        <source>Browsers&apos; certificate warning</source>
+        <translation>浏览器的证书警告</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/widgets/share_card.py" line="282"/>
         <source>Others join at</source>
         <translation>其他人从这里加入</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/share_card.py" line="227"/>
+        <location filename="../../desktop/widgets/share_card.py" line="283"/>
         <source>Hide</source>
         <translation>隐藏</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/share_card.py" line="228"/>
+        <location filename="../../desktop/widgets/share_card.py" line="284"/>
         <source>Hide this card (the host panel shows it again)</source>
         <translation>隐藏此卡片（可在主持面板中重新显示）</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/share_card.py" line="229"/>
+        <location filename="../../desktop/widgets/share_card.py" line="285"/>
         <source>In a web browser (or scan the code)</source>
         <translation>用网页浏览器打开（或扫描二维码）</translation>
     </message>
     <message>
-        <location filename="../../desktop/widgets/share_card.py" line="230"/>
+        <location filename="../../desktop/widgets/share_card.py" line="286"/>
         <source>In the RoomChat app</source>
         <translation>用 RoomChat 应用加入</translation>
+    </message>
+    <message>
+        <location filename="../../desktop/widgets/share_card.py" line="287"/>
+        <source>Why?</source>
+        <translation>为什么？</translation>
     </message>
 </context>
 <context>

@@ -21,6 +21,7 @@ from zeroconf import IPVersion, ServiceStateChange
 from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo, AsyncZeroconf
 
 from desktop.addresses import RecentServer, display_address
+from desktop.trust import with_fingerprint
 from server.advertise import SERVICE_TYPE, Announcement, decode_txt, mdns_disabled
 from server.lan import ipv4_addresses
 
@@ -50,6 +51,12 @@ class NetworkHost:
         return f"{scheme}://{self.address}:{self.announcement.port}/"
 
     @property
+    def join_url(self) -> str:
+        """:attr:`url`, with the announced certificate fingerprint (``#fp=``) to pin on joining."""
+        fingerprint = self.announcement.fingerprint
+        return with_fingerprint(self.url, fingerprint) if self.announcement.tls and fingerprint else self.url
+
+    @property
     def name(self) -> str:
         return self.announcement.name or self.service.removesuffix("." + SERVICE_TYPE)
 
@@ -77,7 +84,7 @@ def entries_for(hosts: list[NetworkHost], recent: list[RecentServer]) -> list[Ro
         announcement = host.announcement
         rooms = announcement.rooms or (("", 0),)
         for room, members in rooms:
-            entries.append(RoomEntry(host.name, room, host.url, members, announcement.key_required))
+            entries.append(RoomEntry(host.name, room, host.join_url, members, announcement.key_required))
     for server in recent:
         if server.url.split("?", 1)[0] in live:
             continue

@@ -4,7 +4,8 @@ It runs the app's own parts, not stand-ins: the main window is built and shown, 
 server (:class:`desktop.host.RoomHost`) listens on a free loopback port with a temporary data
 folder, a :class:`desktop.client.ChatConnection` on the qasync loop joins and gets a message
 acknowledged, the history database holds it afterwards, the browser page is served from the
-bundled ``resources/web``, the Chinese translations (ours and Qt's) load and an emoji is
+bundled ``resources/web``, an encrypted host makes its certificate (the bundled ``cryptography``)
+and a client joins it over wss:// pinned by the link's fingerprint, the Chinese translations (ours and Qt's) load and an emoji is
 drawn in colour. Nothing is written
 outside a temporary folder; the user's settings are not touched. Works with
 ``QT_QPA_PLATFORM=offscreen`` (no display needed).
@@ -93,6 +94,33 @@ def _check_translations(app) -> None:
     _check(qt_base == "取消", f"Qt's qtbase_zh_CN translation is missing ({qt_base!r})")
 
 
+async def _join(connection, url: str) -> None:
+    joined = _signal_future(connection.joined)
+    refused = _signal_future(connection.errorReceived)
+    connection.join(url, "selftest", "selftest")
+    done, _ = await _within(asyncio.wait({joined, refused}, return_when=asyncio.FIRST_COMPLETED), "joining the room")
+    _check(joined in done, f"join refused: {refused.result() if refused.done() else ''}")
+
+
+async def _check_tls(folder: Path) -> None:
+    """Host with TLS (a certificate made now) and join by the fingerprinted link, unasked."""
+    from desktop.client import ChatConnection
+    from desktop.host import RoomHost
+    from desktop.trust import CertificateTrust
+
+    host = RoomHost(host="127.0.0.1")
+    failures = []
+    host.failed.connect(lambda reason, _port: failures.append(reason))
+    _check(host.start(port=0, data_dir=folder / "tls-data", tls=True),
+           f"encrypted server: {failures[-1] if failures else '?'}")
+    connection = ChatConnection(trust=CertificateTrust(folder / "trusted-certificates.json"))
+    try:
+        await _join(connection, host.addresses()[0][0])
+    finally:
+        await connection.close()
+        await asyncio.get_running_loop().run_in_executor(None, host.stop)
+
+
 async def _scenario(app, folder: Path) -> list[str]:
     """Run every check; return the names of the passed ones in order."""
     from PySide6.QtCore import QSettings
@@ -122,13 +150,7 @@ async def _scenario(app, folder: Path) -> list[str]:
     connection = ChatConnection()
     try:
         passed.append("server")
-        joined = _signal_future(connection.joined)
-        refused = _signal_future(connection.errorReceived)
-        connection.join(f"ws://127.0.0.1:{host.port}", "selftest", "selftest")
-        done, _ = await _within(
-            asyncio.wait({joined, refused}, return_when=asyncio.FIRST_COMPLETED), "joining the room"
-        )
-        _check(joined in done, f"join refused: {refused.result() if refused.done() else ''}")
+        await _join(connection, f"ws://127.0.0.1:{host.port}")
         delivered = _signal_future(
             connection.messageDelivered, lambda _nonce, record: record.content == MESSAGE
         )
@@ -150,6 +172,9 @@ async def _scenario(app, folder: Path) -> list[str]:
         await asyncio.get_running_loop().run_in_executor(None, host.stop)
     _check(MESSAGE in _stored_contents(data_dir), "the message is not in the history database")
     passed.append("history")
+
+    await _check_tls(folder)
+    passed.append("tls")
 
     _check_translations(app)
     passed.append("translations")

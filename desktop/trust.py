@@ -16,12 +16,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 import ssl
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-from server.security import fingerprint, pem_fingerprint
+from server.security import compact_fingerprint, fingerprint, parse_fingerprint, pem_fingerprint
 
 __all__ = ["CertificateTrust", "FINGERPRINT_PARAMETER", "certificate_address", "default_trust_file",
            "fetch_certificate", "fingerprint", "link_fingerprint", "with_fingerprint"]
@@ -29,12 +28,9 @@ __all__ = ["CertificateTrust", "FINGERPRINT_PARAMETER", "certificate_address", "
 FINGERPRINT_PARAMETER = "fp"
 """The link fragment's parameter that names the host certificate's SHA-256."""
 
-_HEX_SHA256 = re.compile(r"^[0-9A-F]{64}$")
-
-
 def with_fingerprint(url: str, fingerprint_text: str) -> str:
     """``url`` with ``#fp=`` and the fingerprint's 64 hex digits (no colons: shorter QR codes)."""
-    return f"{url.split('#', 1)[0]}#{FINGERPRINT_PARAMETER}={fingerprint_text.replace(':', '').upper()}"
+    return f"{url.split('#', 1)[0]}#{FINGERPRINT_PARAMETER}={compact_fingerprint(fingerprint_text)}"
 
 
 def link_fingerprint(url: str) -> str | None:
@@ -45,10 +41,10 @@ def link_fingerprint(url: str) -> str | None:
     values = parse_qs(urlsplit(url.strip()).fragment, keep_blank_values=True).get(FINGERPRINT_PARAMETER)
     if not values:
         return None
-    digits = values[0].replace(":", "").strip().upper()
-    if not _HEX_SHA256.match(digits):
+    parsed = parse_fingerprint(values[0])
+    if parsed is None:
         raise ValueError(f"the link's certificate fingerprint is not a SHA-256: {values[0]!r}")
-    return ":".join(digits[i : i + 2] for i in range(0, 64, 2))
+    return parsed
 
 
 async def fetch_certificate(host: str, port: int, timeout: float = 10.0) -> bytes:

@@ -14,7 +14,6 @@ from pathlib import Path
 from . import __version__
 from .app import ChatServer, ServerConfig, TLSError
 from .files import MiB, FileLimits, StorageError
-from .security import pem_fingerprint
 from .search import SearchUnavailable
 from .store import StoreError
 
@@ -151,10 +150,9 @@ async def serve(config: ServerConfig) -> int:
     where = f"Redis {config.redis_url}, node {config.node_id or 'default'}" if config.redis_url else config.data_dir
     print(f"roomchat-server {__version__} listening on {scheme}://{config.host}:{server.port}/ "
           f"(history in {where})", flush=True)
-    if server.tls and config.certfile is not None:
+    if server.fingerprint is not None:
         print(f"certificate SHA-256 fingerprint (people compare it before trusting this server): "
-              f"{pem_fingerprint(Path(config.certfile).read_text(encoding='ascii', errors='replace'))}",
-              flush=True)
+              f"{server.fingerprint}", flush=True)
     try:
         await stop.wait()
     finally:

@@ -3,7 +3,8 @@
 A server that listens on a non-loopback address registers ``_roomchat._tcp.local.`` with
 python-zeroconf's asyncio API on its own event loop. The TXT record says what a joiner needs
 before connecting: protocol version, whether a key is required (never the key), whether TLS
-is on, the host's display name, the port and the rooms that have members. The record is
+is on and the certificate's SHA-256 (so a joiner pins it instead of asking), the host's display
+name, the port and the rooms that have members. The record is
 re-announced when rooms change (ChatServer debounces that) and withdrawn on stop with
 goodbye packets, so browsers drop the host at once instead of when its TTL runs out.
 
@@ -24,6 +25,8 @@ from dataclasses import dataclass
 
 from zeroconf import IPVersion, NonUniqueNameException, ServiceInfo
 from zeroconf.asyncio import AsyncZeroconf
+
+from .security import compact_fingerprint, parse_fingerprint
 
 __all__ = ["SERVICE_TYPE", "TXT_VERSION", "MAX_ANNOUNCED_ROOMS", "Announcement", "Advertiser",
            "encode_txt", "decode_txt", "mdns_disabled", "MDNS_ENV"]
@@ -60,13 +63,16 @@ class Announcement:
     version: str = TXT_VERSION
     key_required: bool = False
     tls: bool = False
+    fingerprint: str = ""
+    """The TLS certificate's SHA-256 (``AB:CD:…``), "" without TLS or from an older server."""
     rooms: tuple[tuple[str, int], ...] = ()
     """(room, member count), fullest first."""
 
 
 def encode_txt(announcement: Announcement) -> dict[str, str]:
-    """The TXT properties: ``v``, ``key``, ``tls``, ``name``, ``port``, ``rooms`` and ``r0..rN``
-    (each ``COUNT:ROOM``, one key per room so no room name needs escaping)."""
+    """The TXT properties: ``v``, ``key``, ``tls``, ``fp`` (64 hex digits, with TLS only),
+    ``name``, ``port``, ``rooms`` and ``r0..rN`` (each ``COUNT:ROOM``, one key per room so no
+    room name needs escaping)."""
     properties = {
         "v": announcement.version,
         "key": "1" if announcement.key_required else "0",
@@ -75,6 +81,8 @@ def encode_txt(announcement: Announcement) -> dict[str, str]:
         "port": str(announcement.port),
         "rooms": str(len(announcement.rooms)),
     }
+    if announcement.tls and announcement.fingerprint:
+        properties["fp"] = compact_fingerprint(announcement.fingerprint)
     for number, (room, members) in enumerate(announcement.rooms):
         properties[f"r{number}"] = f"{members}:{_cut(room, 200)}"
     return properties
@@ -90,6 +98,7 @@ def decode_txt(properties: Mapping[bytes | str, bytes | str | None]) -> Announce
         return None
     if not text.get("v", "").isdigit() or not 0 < port < 65536:
         return None
+    tls = text.get("tls") == "1"
     rooms: list[tuple[str, int]] = []
     for number in range(count):
         members, _, room = text.get(f"r{number}", "").partition(":")
@@ -97,7 +106,8 @@ def decode_txt(properties: Mapping[bytes | str, bytes | str | None]) -> Announce
             rooms.append((room, int(members)))
     return Announcement(
         name=text.get("name", "")[:100], port=port, version=text["v"],
-        key_required=text.get("key") == "1", tls=text.get("tls") == "1", rooms=tuple(rooms),
+        key_required=text.get("key") == "1", tls=tls,
+        fingerprint=(parse_fingerprint(text.get("fp", "")) or "") if tls else "", rooms=tuple(rooms),
     )
 
 
@@ -123,8 +133,9 @@ class Advertiser:
     """
 
     def __init__(self, *, name: str, port: int, interfaces: Sequence[str], key_required: bool,
-                 tls: bool) -> None:
-        self._announcement = Announcement(name=name, port=port, key_required=key_required, tls=tls)
+                 tls: bool, fingerprint: str = "") -> None:
+        self._announcement = Announcement(name=name, port=port, key_required=key_required, tls=tls,
+                                          fingerprint=fingerprint)
         self._interfaces = list(interfaces)
         self._zeroconf: AsyncZeroconf | None = None
         self._info: ServiceInfo | None = None

@@ -33,7 +33,7 @@ from .lan import ipv4_addresses
 from .limits import TokenBucket
 from .protocol import SHUTDOWN_REASON, SUBPROTOCOL, ProtocolError, Version
 from .search import SearchIndex
-from .security import OriginPolicy
+from .security import OriginPolicy, pem_fingerprint
 from .store import HistoryStore
 from .transport import Endpoint, StreamedResponse, WebSocketPeer, http_response
 from .webroot import WebRoot
@@ -130,6 +130,9 @@ class ChatServer:
     def __init__(self, config: ServerConfig) -> None:
         self.config = config
         self.tls = _tls_context(config)
+        self.fingerprint = (pem_fingerprint(Path(config.certfile).read_text(encoding="ascii", errors="replace"))
+                            if self.tls is not None else None)
+        """The served certificate's SHA-256 (``AB:CD:…``), None without TLS."""
         self.origin_policy = OriginPolicy.create(
             config.allowed_origins, (socket.gethostname(),), secure=self.tls is not None
         )
@@ -225,7 +228,7 @@ class ChatServer:
             return
         self._advertiser = Advertiser(
             name=config.advertise_name or socket.gethostname(), port=self.port, interfaces=interfaces,
-            key_required=config.key is not None, tls=self.tls is not None,
+            key_required=config.key is not None, tls=self.tls is not None, fingerprint=self.fingerprint or "",
         )
         self._advertiser.start()
         self.add_rooms_listener(self._advertiser.update)

@@ -22,9 +22,11 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-__all__ = ["OriginPolicy", "fingerprint", "normalize_origin", "pem_fingerprint"]
+__all__ = ["OriginPolicy", "compact_fingerprint", "fingerprint", "normalize_origin", "parse_fingerprint",
+           "pem_fingerprint"]
 
 _DEFAULT_PORTS = {"http": "80", "https": "443"}
+_HEX_SHA256 = re.compile(r"^[0-9A-F]{64}$")
 _PEM_CERTIFICATE = re.compile(r"-----BEGIN CERTIFICATE-----(.+?)-----END CERTIFICATE-----", re.DOTALL)
 
 
@@ -35,6 +37,19 @@ def fingerprint(der: bytes) -> str:
     """
     digest = hashlib.sha256(der).hexdigest().upper()
     return ":".join(digest[i : i + 2] for i in range(0, len(digest), 2))
+
+
+def compact_fingerprint(fingerprint_text: str) -> str:
+    """The 64 hex digits without colons: how links (``#fp=``) and the LAN announcement carry it."""
+    return fingerprint_text.replace(":", "").upper()
+
+
+def parse_fingerprint(text: str) -> str | None:
+    """``AB:CD:…`` from 64 hex digits with or without colons, any case; None if it is not one."""
+    digits = text.replace(":", "").strip().upper()
+    if not _HEX_SHA256.match(digits):
+        return None
+    return ":".join(digits[i : i + 2] for i in range(0, 64, 2))
 
 
 def pem_fingerprint(pem: str) -> str | None:

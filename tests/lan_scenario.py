@@ -4,9 +4,10 @@ Run only inside a network namespace that has nothing but loopback (test_discover
 it with ``unshare --net``): every announcement and query goes out on 127.0.0.1 there, never
 on this machine's real network. It starts, as separate processes, a headless server with a
 key (``roomchat-server --mdns-interface 127.0.0.1``) and a desktop app hosting a room
-(``roomchat --host-room --mdns-interface 127.0.0.1``); in this process a real window browses,
-lists both, joins the desktop host's room with a double-click, and watches both vanish when
-they stop. It also checks the two failures that need a network of their own (DNS, no route).
+(``roomchat --host-room --mdns-interface 127.0.0.1``, with "Encrypt (TLS)" on in its settings);
+in this process a real window browses, lists both, joins the desktop host's room with a
+double-click over wss:// (pinning the fingerprint the announcement carries, no question asked),
+and watches both vanish when they stop. It also checks the two failures that need a network of their own (DNS, no route).
 Prints one JSON line with the measured times; artifacts go to the folder given as argv[1].
 """
 
@@ -17,6 +18,7 @@ import json
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -44,10 +46,12 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def rooms_at(port: int) -> int:
+def rooms_at(port: int, tls: bool = False) -> int:
     """Rooms with members, from the server's /healthz (-1 while it does not answer)."""
+    unverified = ssl._create_unverified_context() if tls else None  # a count, not a trust decision
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=0.5) as answer:
+        with urllib.request.urlopen(f"{'https' if tls else 'http'}://127.0.0.1:{port}/healthz", timeout=0.5,
+                                    context=unverified) as answer:
             return json.loads(answer.read())["rooms"]
     except OSError:
         return -1
@@ -78,7 +82,9 @@ async def scenario(app, folder: Path) -> dict:
     from desktop.failures import Failure
     from desktop.i18n import Translations
     from desktop.settings import Settings
+    from desktop.trust import CertificateTrust
     from desktop.window import MainWindow
+    from server.security import pem_fingerprint
 
     figures: dict = {}
     env = dict(os.environ, XDG_CONFIG_HOME=str(folder / "config"), XDG_DATA_HOME=str(folder / "data"),
@@ -88,6 +94,9 @@ async def scenario(app, folder: Path) -> dict:
         [sys.executable, "-m", "server", "--host", "0.0.0.0", "--port", str(server_port), "--data-dir",
          str(folder / "server"), "--mdns-interface", "127.0.0.1", "--advertise-name", "hall-server",
          "--key", KEY, "--log-level", "warning"], cwd=ROOT, env=env)
+    app_settings = folder / "config" / "RoomChat" / "RoomChat.conf"  # the hosting app's QSettings
+    app_settings.parent.mkdir(parents=True, exist_ok=True)
+    app_settings.write_text("[General]\nhost_tls=1\n", encoding="utf-8")
     app_launched = time.monotonic()
     hosting_app = subprocess.Popen(
         [sys.executable, "-m", "desktop", "--host-room", "--port", str(app_port), "--name", "Dora",
@@ -96,7 +105,9 @@ async def scenario(app, folder: Path) -> dict:
 
     translations = Translations(app)
     store = QSettings(str(folder / "browser.ini"), QSettings.Format.IniFormat)
-    window = MainWindow(Settings(store), translations, host_options={"host": "127.0.0.1"})
+    trust_file = folder / "browser-trust.json"
+    window = MainWindow(Settings(store), translations, host_options={"host": "127.0.0.1"},
+                        connection_options={"trust": CertificateTrust(trust_file)})
     window.resize(1000, 680)
     window.show()
     try:
@@ -115,12 +126,15 @@ async def scenario(app, folder: Path) -> dict:
         assert raw and KEY not in json.dumps(raw[0].announcement.__dict__), "the key was announced"
 
         # The desktop host: its room appears once Dora has joined it.
-        room_made = await until(lambda: rooms_at(app_port) >= 1, 20, "the desktop host's room")
+        room_made = await until(lambda: rooms_at(app_port, tls=True) >= 1, 20, "the desktop host's room")
         seen = await until(lambda: row(window, "Dora", "standup") is not None, 10, "the app's room")
         figures["app_room_appears_s"] = round(seen - room_made, 3)
         figures["app_launch_to_listed_s"] = round(seen - app_launched, 3)
         entry = row(window, "Dora", "standup")
         assert not entry.locked and entry.members == 1
+        certificate = folder / "data" / "RoomChat" / "hosted" / "tls" / "host-certificate.pem"
+        fingerprint = pem_fingerprint(certificate.read_text(encoding="ascii"))
+        assert entry.url == f"wss://127.0.0.1:{app_port}/#fp={fingerprint.replace(':', '')}", entry.url
         for language in ("en", "zh_CN"):
             translations.apply(language)
             await asyncio.sleep(0.1)
@@ -137,7 +151,9 @@ async def scenario(app, folder: Path) -> dict:
         QTest.mouseDClick(view.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())  # is press, release, press
         await until(lambda: window.connection.state is ConnectionState.ONLINE, 10, "joining by double-click")
         assert window.connection.room == "standup"
-        assert window.connection.url == f"ws://127.0.0.1:{app_port}/"
+        assert window.connection.url == f"wss://127.0.0.1:{app_port}/"
+        assert getattr(window, "certificate_box", None) is None, "asked although the announcement named it"
+        assert CertificateTrust(trust_file).pinned_fingerprint(f"127.0.0.1:{app_port}") == fingerprint
         updated = await until(lambda: (row(window, "Dora", "standup") or entry).members == 2, 5,
                               "the member count to follow")
         figures["member_count_update_s"] = round(updated - seen, 3)

@@ -19,6 +19,8 @@ import pytest
 from conftest import ChatPeer, make_config
 from test_desktop_window import online, until, windows  # noqa: F401 - the fixture
 
+from desktop.discovery import NetworkHost, entries_for
+from desktop.trust import link_fingerprint
 from server.advertise import MAX_ANNOUNCED_ROOMS, Announcement, decode_txt, encode_txt, fullest_rooms
 from server.app import ROOMS_DEBOUNCE, ChatServer
 from server.lan import ipv4_addresses
@@ -35,6 +37,25 @@ def test_the_txt_record_round_trips_and_never_holds_more_than_it_should():
     assert all(len(f"{k}={v}".encode()) <= 255 for k, v in properties.items())
     wire = {k.encode(): v.encode() for k, v in properties.items()}  # as zeroconf returns them
     assert decode_txt(wire) == announcement
+
+
+def test_an_encrypted_host_announces_its_certificate_fingerprint_and_the_list_pins_it():
+    fp = ":".join(f"{n:02X}" for n in range(32))
+    announcement = Announcement(name="Dora", port=8443, tls=True, fingerprint=fp)
+    properties = encode_txt(announcement)
+    assert properties["fp"] == fp.replace(":", "") and len(f"fp={properties['fp']}".encode()) <= 255
+    wire = {k.encode(): v.encode() for k, v in properties.items()}
+    assert decode_txt(wire) == announcement
+    host = NetworkHost("Dora._roomchat._tcp.local.", "192.168.1.23", decode_txt(wire))
+    assert host.url == "wss://192.168.1.23:8443/"  # what recent servers are matched by
+    assert link_fingerprint(host.join_url) == fp
+    assert [entry.url for entry in entries_for([host], [])] == [host.join_url]
+    # Without TLS there is nothing to pin; a damaged or foreign fp is dropped, not trusted.
+    assert "fp" not in encode_txt(Announcement(name="Dora", port=8080, fingerprint=fp))
+    assert decode_txt({**wire, b"tls": b"0"}).fingerprint == ""
+    assert decode_txt({**wire, b"fp": b"ABCD"}).fingerprint == ""
+    damaged = NetworkHost("x", "192.168.1.23", decode_txt({**wire, b"fp": b"zz" * 32}))
+    assert damaged.join_url == "wss://192.168.1.23:8443/"  # the person is asked, as for any wss:// host
 
 
 @pytest.mark.parametrize("properties", [

@@ -19,9 +19,12 @@ from PySide6.QtGui import QImage, QImageReader
 
 ROOT = Path(__file__).resolve().parents[1]
 ICONS = ROOT / "resources" / "icons"
-SIZE_BUDGET = 120 * 1024 * 1024
+SIZE_BUDGET = 130 * 1024 * 1024
+"""120 MiB until the host's own certificate (desktop/certificate.py) brought in ``cryptography``:
+its ``_rust.abi3.so`` is 11.0 MiB already stripped (OpenSSL linked into it statically) and
+``_cffi_backend`` 0.3 MiB; measured 116.4 -> 127.7 MiB on Linux."""
 OK_LINE = re.compile(
-    r"^RoomChat self-test OK: window, server, client, page, history, translations, emoji \((\d+\.\d\d) s\)$"
+    r"^RoomChat self-test OK: window, server, client, page, history, tls, translations, emoji \((\d+\.\d\d) s\)$"
 )
 
 

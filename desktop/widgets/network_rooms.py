@@ -78,7 +78,7 @@ class NetworkRoomsModel(QAbstractListModel):
         if role == Qt.ItemDataRole.DecorationRole:
             return self._lock if entry.locked else self._no_lock
         if role == Qt.ItemDataRole.ToolTipRole:
-            return entry.url.split("?", 1)[0]
+            return entry.url.split("#", 1)[0].split("?", 1)[0]
         if role == Qt.ItemDataRole.UserRole:
             return entry
         return None

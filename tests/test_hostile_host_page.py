@@ -55,7 +55,8 @@ ARRIVED = """(text) => [...document.querySelectorAll("#log > *")].slice(-8)
   .some((entry) => entry.textContent.includes(text))"""
 
 
-def visit(loop, browser, behaviour: str, scenario, *, wait_for: str, timeout: float = 20):
+def visit(loop, browser, behaviour: str, scenario, *, wait_for: str, timeout: float = 20,
+          locale: str = "en-US"):
     """Open the page on a host doing ``behaviour``, join, wait for ``wait_for`` text, run scenario.
 
     Throughout, the page's longest main-thread task must stay under TASK_LIMIT_MS and its
@@ -63,7 +64,7 @@ def visit(loop, browser, behaviour: str, scenario, *, wait_for: str, timeout: fl
 
     async def body():
         with HostileHost(behaviour) as host:
-            context = await browser.new_context(viewport={"width": 1000, "height": 640})
+            context = await browser.new_context(viewport={"width": 1000, "height": 640}, locale=locale)
             page = await context.new_page()
             errors: list[str] = []
             page.on("pageerror", lambda error: errors.append(str(error)))
@@ -101,20 +102,26 @@ def test_garbage_and_wrong_types_leave_the_page_working(loop, browser):
     visit(loop, browser, "wrong_types", nothing, wait_for="still talking after wrong types")
 
 
-def test_a_member_list_of_100000_names_is_cut(loop, browser):
+@pytest.mark.parametrize("locale, title, more", [
+    ("en-US", "Members (1000)", "Show more ({} not shown yet)"),
+    ("zh-CN", "成员(1000)", "显示更多(还有 {} 位未显示)"),
+])
+def test_a_member_list_of_100000_names_is_cut_and_built_as_it_is_scrolled(loop, browser, locale, title, more):
     async def check(page: Page) -> None:
         members = page.locator("#memberList button.member")
-        await expect(page.locator("#memberTitle")).to_have_text("Members (1000)")
+        await expect(page.locator("#memberTitle")).to_have_text(title)
         assert await members.count() == 100  # the rest is built when scrolled to
-        more = page.locator("#memberList .member-more button")
-        await expect(more).to_have_text("Show more (900 not shown yet)")
-        await more.click()
+        more_button = page.locator("#memberList .member-more button")
+        await expect(more_button).to_have_text(more.format(900))
+        await page.screenshot(path=str(ARTIFACTS / f"hostile-page-members-{locale[:2]}.png"))
+        await more_button.click()
         await expect(members).to_have_count(200)
-        await more.scroll_into_view_if_needed()
+        await more_button.scroll_into_view_if_needed()
         await expect(members).to_have_count(300)
         assert await page.evaluate("window.__longestTask") < TASK_LIMIT_MS
 
-    visit(loop, browser, "huge_members", check, wait_for="after 100,000 members")
+    ARTIFACTS.mkdir(exist_ok=True)
+    visit(loop, browser, "huge_members", check, wait_for="after 100,000 members", locale=locale)
 
 
 def test_a_100000_message_history_shows_the_newest(loop, browser):

@@ -1,10 +1,11 @@
-"use strict";
 /* While the page is not looked at: a "New messages" line above the first unread message,
    "(N)" in the tab's title ("(@N)" once someone mentions us), and for a mention a desktop
    notification where the person allowed them. Looking again clears title; the line stays
    until the next time away. */
 
-class Attention {
+import { t } from "./strings.js";
+
+export class Attention {
   constructor(log) {
     this.log = log;
     this.unread = 0;

@@ -1,4 +1,3 @@
-"use strict";
 /* The WebSocket back to the server that served this page (protocol v2), kept alive with an
    application heartbeat and re-opened with exponential backoff that never gives up. */
 
@@ -24,7 +23,7 @@ function backoffDelay(attempt) {
  * The owner calls markHealthy() once the server accepted the join, which resets the backoff:
  * a socket that opens and is closed again at once still counts as a failed try.
  */
-class ChatConnection {
+export class ChatConnection {
   constructor(handlers) {
     this.handlers = handlers;
     this.ws = null;

@@ -1,6 +1,7 @@
-"use strict";
 /* The emoji button beside the message box: a non-modal grid that inserts at the caret and
    stays open for more; Escape, the button again or a click elsewhere closes it. */
+
+import { t } from "./strings.js";
 
 const PICKER_EMOJI = [
   "😀", "😂", "🙂", "😉", "😊", "😍", "😘", "😎",
@@ -11,7 +12,7 @@ const PICKER_EMOJI = [
 ];
 
 /** Wire the picker: `input` receives the emoji, `onInsert` runs after each (autosize, typing). */
-function setupEmojiPicker(button, panel, input, onInsert) {
+export function setupEmojiPicker(button, panel, input, onInsert) {
   button.title = t("emojiButton");
   button.setAttribute("aria-label", t("emojiButton"));
   panel.setAttribute("aria-label", t("emojiButton"));

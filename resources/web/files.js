@@ -3,6 +3,8 @@
    with progress and Cancel, resumed after a reconnect; file records shown as inline images
    (PNG, JPEG, GIF, WebP, as the server recognised them) or download links. */
 
+import { t } from "./strings.js";
+
 const IMAGE_TYPES = new Set(["image/png", "image/jpeg", "image/gif", "image/webp"]);
 const PARALLEL = 2; // uploads at once (the server allows 4 per connection)
 const HEADER = 4;   // bytes of upload handle before each chunk

@@ -6,8 +6,9 @@
 export const SLICE_MS = 8;
 
 export class FrameQueue {
-  /** handle(frame) handles one frame; startSlice() and endSlice() bracket each slice, so the
-      page lays out and scrolls once per slice instead of once per message. */
+  /** handle(frame) handles one frame, or returns false when it did a slice's worth of it
+      (it is then handed again in the next slice); startSlice() and endSlice() bracket each
+      slice, so the page lays out and scrolls once per slice instead of once per message. */
   constructor({ handle, startSlice, endSlice }) {
     this.handlers = { handle, startSlice, endSlice };
     this.frames = [];
@@ -50,7 +51,11 @@ export class FrameQueue {
         const frame = this.frames[this.next];
         this.frames[this.next] = null;
         this.next += 1;
-        this.handlers.handle(frame);
+        if (this.handlers.handle(frame) === false && this.next > 0) {
+          this.next -= 1;  // again, first, in the next slice
+          this.frames[this.next] = frame;
+          break;
+        }
       }
     } finally {
       this.handlers.endSlice();

@@ -1,7 +1,8 @@
 /* Message text with its http(s) links made clickable, built from text nodes and <a> elements
    only: nothing a message says is ever parsed as HTML. A click on a link shows its full
-   target and opens it only when confirmed. (t() comes from strings.js.) */
-/* global t */
+   target and opens it only when confirmed. */
+
+import { t } from "./strings.js";
 
 /* A link ends at whitespace and at invisible or direction-changing characters. */
 const URL_PATTERN = /https?:\/\/[^\s<>"'`\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]+/gi;

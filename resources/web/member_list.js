@@ -2,7 +2,7 @@
    entries at a time, the next 100 only when the end of the list is scrolled into view (or its
    "more" entry is clicked), so a room of 1,000 costs what is on screen. */
 
-/* global t */
+import { t } from "./strings.js";
 
 const BATCH = 100;
 

@@ -1,4 +1,3 @@
-"use strict";
 /* @mentions in the page: finding "@name" (the rules of desktop/mentions.py), marking it in a
    bubble, and completing a name from the room's members while "@..." is typed. */
 
@@ -19,12 +18,12 @@ function mentionSpans(text, name) {
   return spans;
 }
 
-function mentionsName(text, name) {
+export function mentionsName(text, name) {
   return mentionSpans(text, name).length > 0;
 }
 
 /** Wrap each "@name" inside a rendered .text element in <mark class="mention-name">. */
-function highlightMentions(textElement, name) {
+export function highlightMentions(textElement, name) {
   const walker = document.createTreeWalker(textElement, NodeFilter.SHOW_TEXT);
   const nodes = [];
   for (let current = walker.nextNode(); current; current = walker.nextNode()) nodes.push(current);
@@ -49,7 +48,7 @@ function typedMention(input) {
 }
 
 /** A list of matching members above the box; ArrowUp/Down move, Enter/Tab pick, Escape closes. */
-function setupMentionCompletion(input, list, members, onInsert) {
+export function setupMentionCompletion(input, list, members, onInsert) {
   let shown = [];
   let current = 0;
   const close = () => {

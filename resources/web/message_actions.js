@@ -2,6 +2,8 @@
    (click: scroll to the original), the reply/edit bar above the composer, and the edit and
    delete events applied in place. Every piece of user data is put in the page as text. */
 
+import { t } from "./strings.js";
+
 const FLASH_MS = 1600;
 
 /** The quote a reply shows, as the server sends it: {id, from, excerpt}; excerpt null = deleted. */

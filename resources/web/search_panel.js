@@ -1,6 +1,8 @@
 /* Search on the page: a panel over the chat (Ctrl+F or the search button) that asks the server
    (`search`), lists the matches newest first and jumps to one when it is clicked. */
 
+import { t } from "./strings.js";
+
 const DEBOUNCE_MS = 300;
 
 /** Put text into parent with every occurrence of the query's words marked (case-insensitive). */

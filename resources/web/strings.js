@@ -1,8 +1,7 @@
-"use strict";
 /* Every string the page shows, in English and Chinese, chosen by navigator.language.
    Placeholders {name} are filled by t(). */
 
-const STRINGS = {
+export const STRINGS = {
   en: {
     title: "RoomChat",
     nameLabel: "Name",
@@ -228,10 +227,10 @@ const STRINGS = {
 };
 
 /** The language of the page: Chinese for any zh* browser language, else English. */
-const LANG = (navigator.language || "en").toLowerCase().startsWith("zh") ? "zh" : "en";
+export const LANG = (navigator.language || "en").toLowerCase().startsWith("zh") ? "zh" : "en";
 
 /** Translate key (dotted for nested, e.g. "errors.too_long") and fill {placeholders}. */
-function t(key, params) {
+export function t(key, params) {
   let value = key.split(".").reduce((node, part) => (node ? node[part] : undefined), STRINGS[LANG]);
   if (typeof value !== "string") value = key;
   return value.replace(/\{(\w+)\}/g, (whole, name) =>

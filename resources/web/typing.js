@@ -1,5 +1,7 @@
 /* "alice is typing…" under the log: who is typing, each forgotten after a silence. */
 
+import { t } from "./strings.js";
+
 const TYPING_EXPIRE_MS = 6000;
 
 export class TypingIndicator {

@@ -11,18 +11,21 @@ import errno
 import ipaddress
 import socket
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from platformdirs import user_data_dir
 from PySide6.QtCore import QObject, Signal
 
-from desktop.certificate import HostCertificate, host_certificate
 from desktop.trust import with_fingerprint
 from server.lan import ipv4_addresses
 from server.app import ServerConfig, TLSError
 from server.protocol import HOST_CLOSED_REASON
 from server.store import StoreError
 from server.thread import ServerThread
+
+if TYPE_CHECKING:
+    from desktop.certificate import HostCertificate
 
 __all__ = ["RoomHost", "default_data_dir", "find_free_port"]
 
@@ -150,7 +153,11 @@ class RoomHost(QObject):
         )
         try:
             config.data_dir.mkdir(parents=True, exist_ok=True)
-            certificate = host_certificate(config.data_dir / "tls", addresses=self._lan_addresses()) if tls else None
+            certificate = None
+            if tls:  # cryptography is imported only now: 17 MiB of memory nobody else needs
+                from desktop.certificate import host_certificate
+
+                certificate = host_certificate(config.data_dir / "tls", addresses=self._lan_addresses())
             if certificate is not None:
                 config = dataclasses.replace(config, certfile=certificate.certfile, keyfile=certificate.keyfile)
             thread = ServerThread(config, self._roomsReported.emit)

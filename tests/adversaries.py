@@ -154,10 +154,12 @@ class RoundTrips:
     watcher has a process of its own so that the adversary's work (building frames) never
     holds the lock the watcher's thread would need to read its pong.
 
-    Given the server's ``pid``, each sample also takes the CPU time the server's event-loop
-    thread used while the ping waited (/proc/PID/schedstat, in ns): a ``stall`` is the smaller
-    of the two, so a busy shared machine's preemptions are not counted as the server's. On a
-    quiet machine (CI) they are the same.
+    Given the server's ``pid``, each sample also reads the scheduler's account of the server's
+    event-loop thread and of the watcher's own thread (/proc/.../schedstat: time on a CPU,
+    time runnable but waiting for one). A ``stall`` is the round trip less the time either
+    thread only waited for a CPU, so a busy shared machine's preemptions are not counted as
+    the server's, while everything the loop itself did or blocked on (work, a synchronous
+    write, another thread holding the GIL) is. On a quiet machine (CI) it is the round trip.
     """
 
     def __init__(self, port: int, interval: float = 0.005, *, pid: int = 0) -> None:
@@ -194,13 +196,20 @@ class RoundTrips:
         return max(self.stalls)
 
 
-def _cpu_seconds(pid: int) -> float:
-    """CPU time of the process's main thread (its event loop), or infinity if unknown."""
+def _schedstat(path: str) -> tuple[float, float]:
+    """(seconds on a CPU, seconds runnable but waiting for one) of a thread; (0, 0) if unknown."""
     try:
-        with open(f"/proc/{pid}/schedstat") as stat:
-            return int(stat.read().split()[0]) / 1e9
-    except (OSError, ValueError, IndexError):
-        return float("inf")
+        with open(path) as stat:
+            on_cpu, waiting = stat.read().split()[:2]
+            return int(on_cpu) / 1e9, int(waiting) / 1e9
+    except (OSError, ValueError):
+        return 0.0, 0.0
+
+
+def _stall(round_trip: float, server: tuple[float, float], watcher: tuple[float, float]) -> float:
+    """The part of ``round_trip`` the server is to blame for, from the two threads' schedstat
+    differences over it: all of it but the waits for a CPU, never less than the loop's own CPU time."""
+    return min(round_trip, max(server[0], round_trip - server[1] - watcher[1]))
 
 
 def _watch(port: int, interval: float, pid: int) -> None:
@@ -212,13 +221,16 @@ def _watch(port: int, interval: float, pid: int) -> None:
     print("ready", flush=True)
     samples: list[float] = []
     stalls: list[float] = []
+    server_stat = f"/proc/{pid}/task/{pid}/schedstat" if pid else ""  # its main thread: the loop
+    own_stat = f"/proc/self/task/{threading.get_native_id()}/schedstat"
     error = None
     count = 0
     try:
         while not stop.is_set():
             count += 1
             token = struct.pack("!Q", count)
-            started, cpu = time.perf_counter(), _cpu_seconds(pid) if pid else float("inf")
+            server, watcher = _schedstat(server_stat), _schedstat(own_stat)
+            started = time.perf_counter()
             sock.sendall(client_frame(OP_PING, token))
             while (frame := _read_frame(sock)) is not None:
                 if frame == (OP_PONG, token):
@@ -226,7 +238,9 @@ def _watch(port: int, interval: float, pid: int) -> None:
             else:
                 raise ConnectionError("the server closed the watcher's connection")
             samples.append(time.perf_counter() - started)
-            stalls.append(min(samples[-1], _cpu_seconds(pid) - cpu if pid else samples[-1]))
+            server_after, watcher_after = _schedstat(server_stat), _schedstat(own_stat)
+            stalls.append(_stall(samples[-1], (server_after[0] - server[0], server_after[1] - server[1]),
+                                 (watcher_after[0] - watcher[0], watcher_after[1] - watcher[1])))
             stop.wait(interval)
     except Exception as exc:  # reported to the test
         error = repr(exc)

@@ -3,8 +3,9 @@
 Every adversary in tests/adversaries.py attacks a real headless server (its own process)
 while a watcher (another process) pings it every 5 ms; the worst stall, from before the
 attack starts until the server has answered it, must stay under 50 ms: a ping's round trip,
-but at most the CPU time the server's loop used meanwhile (RoundTrips), so that other
-processes on a shared machine do not count; on a quiet machine the two are equal. New inputs are
+less the time the server's loop or the watcher only waited for a CPU (RoundTrips), so that other
+processes on a shared machine do not count, while work or blocking in the loop does; on a quiet
+machine the two are equal. New inputs are
 added to tests/adversaries.py with ``@adversary`` and run here by themselves.
 
 The worst round trip per input is printed and kept in tests/artifacts/stall.json.
@@ -90,5 +91,31 @@ def test_no_input_stalls_the_others(headless, record, attack: Adversary):
                            "samples": len(watch.samples),
                            "seconds": round(seconds, 2), "answer": answer}
     assert answer == attack.expect
-    assert worst < WORST_ROUND_TRIP, f"{attack.name}: a ping waited {worst * 1000:.0f} ms of server CPU"
+    assert worst < WORST_ROUND_TRIP, f"{attack.name}: a ping waited {worst * 1000:.0f} ms for the server's loop"
     assert len(watch.samples) >= 5
+
+
+def test_the_harness_counts_a_loop_that_waits_without_using_cpu(tmp_path):
+    """A server stopped for 200 ms (SIGSTOP: no CPU used, not waiting for one) is a 200 ms
+    stall to the harness, as a loop blocked on a lock, a disk or a sleep would be."""
+    import os
+    import signal
+
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "server", "--host", "127.0.0.1", "--port", str(port),
+         "--data-dir", str(tmp_path), "--log-level", "error"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        _wait_listening(port, proc)
+        with RoundTrips(port, pid=proc.pid) as watch:
+            time.sleep(0.1)
+            os.kill(proc.pid, signal.SIGSTOP)
+            time.sleep(0.2)
+            os.kill(proc.pid, signal.SIGCONT)
+            time.sleep(0.1)
+        assert watch.worst_stall >= 0.15, watch.worst_stall
+    finally:
+        proc.terminate()
+        proc.wait(10)

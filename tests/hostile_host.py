@@ -75,12 +75,14 @@ async def polite(ws, name, room):
 
 
 async def oversized(ws, name, room):
-    """A frame far above any client's limit, then (on a new connection) the same again."""
+    """A frame far above any client's limit, then a normal chat (a guest that ignores the big
+    frame instead of closing gets it)."""
     from desktop.guard import MAX_FRAME
 
     await ws.send(_welcome(name, room))
     await ws.send(_empty_history())
     await ws.send(json.dumps(_chat(1, "host", "x" * (MAX_FRAME + 1024 * 1024))))
+    await ws.send(json.dumps(_chat(2, "host", "still talking after an oversized frame")))
 
 
 async def garbage(ws, name, room):
@@ -187,7 +189,7 @@ async def drip(ws, name, room):
 
 BEHAVIOURS = {f.__name__: f for f in (polite, oversized, garbage, wrong_types, unknown_types,
                                       huge_history, huge_members, nasty_text, deaf, drip)}
-BEHAVIOURS["http_200"] = polite  # never reached: the upgrade is answered with a 200 page
+BEHAVIOURS["http_200"] = polite  # never reached: the upgrade (and any unknown path) gets a 200 page
 HTTP_200_BODY = 20 * 1024 * 1024
 
 
@@ -211,12 +213,14 @@ async def _serve(port: int, behaviour: str) -> None:
     web = WebRoot()
     act = BEHAVIOURS[behaviour]
 
+    huge_page = b"<html>" + b"x" * HTTP_200_BODY + b"</html>"
+
     def respond(connection, request):
+        if behaviour == "http_200" and (request.headers.get("Upgrade", "").lower() == "websocket"
+                                        or web.get(request.path.split("?", 1)[0]) is None):
+            return Response(200, "OK", Headers([("Content-Type", "text/html"),
+                                                ("Content-Length", str(len(huge_page)))]), huge_page)
         if request.headers.get("Upgrade", "").lower() == "websocket":
-            if behaviour == "http_200":
-                body = b"<html>" + b"x" * HTTP_200_BODY + b"</html>"
-                return Response(200, "OK", Headers([("Content-Type", "text/html"),
-                                                    ("Content-Length", str(len(body)))]), body)
             return None
         found = web.get(request.path.split("?", 1)[0])
         if found is None:

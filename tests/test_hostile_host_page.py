@@ -159,3 +159,156 @@ def test_markup_stays_text_and_links_open_only_after_showing_their_target(loop, 
 
     ARTIFACTS.mkdir(exist_ok=True)
     visit(loop, browser, "nasty_text", check, wait_for="link: https://example.com/path?q=1")
+
+
+# Hosts that stop answering, or never were chat servers ---------------------------------------
+
+RECORD_STATUS = """() => {
+  window.__statuses = [];
+  const status = document.getElementById("status");
+  new MutationObserver(() => window.__statuses.push(status.className + ": " + status.textContent))
+    .observe(status, { attributes: true, childList: true, characterData: true, subtree: true });
+}"""
+
+
+class Guest:
+    """The page joined to a host, with every websocket it opened and every frame it got and sent."""
+
+    def __init__(self, page: Page) -> None:
+        self.page = page
+        self.errors: list[str] = []
+        self.sockets: list = []
+        self.received: list[str] = []
+        self.sent: list[str] = []
+        page.on("pageerror", lambda error: self.errors.append(str(error)))
+        page.on("websocket", self._opened)
+
+    def _opened(self, socket) -> None:
+        self.sockets.append(socket)
+        socket.on("framereceived", lambda payload: self.received.append(payload))
+        socket.on("framesent", lambda payload: self.sent.append(payload))
+
+    async def statuses(self) -> list[str]:
+        return await self.page.evaluate("window.__statuses")
+
+
+async def join_page(browser, host: HostileHost, *, fake_clock: bool, locale: str = "en-US") -> Guest:
+    context = await browser.new_context(viewport={"width": 1000, "height": 640}, locale=locale)
+    guest = Guest(await context.new_page())
+    if fake_clock:
+        await guest.page.clock.install()
+    await guest.page.add_init_script(WATCH_TASKS)
+    await guest.page.goto(host.page)
+    await guest.page.evaluate(RECORD_STATUS)
+    await guest.page.fill("#userId", "guest")
+    await guest.page.fill("#room", "room-1")
+    await guest.page.click("#joinBtn")
+    return guest
+
+
+async def eventually(condition, timeout: float = 10.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline, "condition never became true"
+        await asyncio.sleep(0.05)
+
+
+def run_with(loop, behaviour: str, scenario) -> None:
+    async def body():
+        with HostileHost(behaviour) as host:
+            await scenario(host)
+
+    loop.run_until_complete(asyncio.wait_for(body(), 120))
+
+
+def test_a_host_that_never_answers_pings_is_declared_dead_and_left_with_backoff(loop, browser):
+    """The page pings every 30 s and waits 10 s for the pong (docs/protocol.md, Heartbeat)."""
+
+    async def scenario(host):
+        guest = await join_page(browser, host, fake_clock=True)
+        page, status = guest.page, guest.page.locator("#status")
+        await expect(status).to_have_class("online")
+        await page.clock.fast_forward(30_000)
+        await eventually(lambda: '{"type":"ping"}' in guest.sent)
+        await page.clock.fast_forward(9_000)
+        await expect(status).to_have_class("online")
+        await page.clock.fast_forward(1_100)  # 40.1 s: 10 s without a pong
+        await expect(status).to_have_text("Connection lost, reconnecting in 1 s (try 1)…")
+        assert len(guest.sockets) == 1
+        await page.clock.fast_forward(600)  # the first retry waits 1 s ± 25 %: not at 40.7 s
+        await asyncio.sleep(0.3)
+        assert len(guest.sockets) == 1
+        await page.clock.fast_forward(600)  # but by 41.3 s
+        await eventually(lambda: len(guest.sockets) == 2)
+        await expect(status).to_have_class("online")  # the host welcomes again (and stays deaf)
+        assert guest.errors == []
+        await page.context.close()
+
+    run_with(loop, "deaf", scenario)
+
+
+def test_frames_that_keep_coming_do_not_stand_in_for_the_pong(loop, browser):
+    """A host that sends a valid frame every 5 s of the page's time (so also every 29 s) but
+    never a pong: neither silence-based liveness nor "any frame counts" would ever drop it."""
+
+    async def scenario(host):
+        guest = await join_page(browser, host, fake_clock=True)
+        page, status = guest.page, guest.page.locator("#status")
+        await expect(status).to_have_class("online")
+        for _ in range(9):  # 45 s of page time, a frame from the host in each 5 s
+            frames = len(guest.received)
+            await page.clock.fast_forward(5_000)
+            await eventually(lambda: len(guest.received) > frames)
+        statuses = await guest.statuses()
+        assert any(entry.startswith("offline: Connection lost") for entry in statuses), statuses
+        assert guest.sent.count('{"type":"ping"}') >= 1
+        await eventually(lambda: len(guest.sockets) == 2)  # and it reconnected
+        assert guest.errors == []
+        await page.context.close()
+
+    run_with(loop, "drip", scenario)
+
+
+def test_a_frame_over_the_limit_is_ignored_and_the_connection_stays_usable(loop, browser):
+    async def scenario(host):
+        guest = await join_page(browser, host, fake_clock=True)
+        page, status = guest.page, guest.page.locator("#status")
+        await page.wait_for_function(ARRIVED, arg="still talking after an oversized frame")
+        assert any(len(frame) > 2 * 2**20 for frame in guest.received)  # it did arrive
+        assert await page.locator("#log .msg", has_text="xxxxxxxxxx").count() == 0
+        await page.clock.fast_forward(30_000)  # the next heartbeat is answered on the same socket
+        await eventually(lambda: '{"type":"pong"}' in guest.received)
+        await page.clock.fast_forward(11_000)
+        await expect(status).to_have_class("online")
+        assert len(guest.sockets) == 1
+        assert guest.errors == []
+        await page.context.close()
+
+    run_with(loop, "oversized", scenario)
+
+
+@pytest.mark.parametrize("locale, text", [
+    ("en-US", "This address answers, but not as a RoomChat server."),
+    ("zh-CN", "此地址有应答,但不是 RoomChat 服务器。"),
+])
+def test_an_upgrade_answered_with_a_huge_200_page_is_not_taken_for_a_chat_server(loop, browser, locale, text):
+    async def scenario(host):
+        guest = await join_page(browser, host, fake_clock=False, locale=locale)
+        page, status = guest.page, guest.page.locator("#status")
+        await expect(status).to_contain_text(text, timeout=15_000)
+        await expect(status).to_have_class("offline")
+        tries, heap = len(guest.sockets), 0.0
+        for _ in range(15):  # 3 s: backoff (1, 2, 4 s...), not a loop; the 20 MiB pages never read
+            await asyncio.sleep(0.2)
+            heap = max(heap, (await page.evaluate("performance.memory.usedJSHeapSize")) / 2**20)
+        assert len(guest.sockets) - tries <= 2
+        assert heap < 16, f"JS heap {heap:.0f} MiB"
+        longest = await page.evaluate("window.__longestTask")
+        print(f"\npage vs http_200 ({locale}): longest task {longest:.0f} ms, JS heap {heap:.0f} MiB")
+        assert longest < TASK_LIMIT_MS
+        await page.screenshot(path=str(ARTIFACTS / f"hostile-page-not-roomchat-{locale[:2]}.png"))
+        assert guest.errors == []
+        await page.context.close()
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    run_with(loop, "http_200", scenario)

@@ -83,7 +83,7 @@ const connection = new ChatConnection({
     if (state.wantRoom) sendJoin();
   },
   onFrame: (frame) => inbox.push(frame),
-  onDown: ({ attempt, delayMs, gaveUp }) => {
+  onDown: ({ attempt, delayMs, gaveUp, notRoomChat }) => {
     inbox.clear();
     state.joined = false;
     document.body.classList.add("offline");
@@ -92,8 +92,9 @@ const connection = new ChatConnection({
     typers.clear();
     updateComposer();
     el.retryBtn.hidden = !gaveUp;
-    setStatus("offline", gaveUp ? t("statusGaveUp")
-      : t("statusReconnecting", { seconds: Math.max(1, Math.round(delayMs / 1000)), attempt }));
+    const wait = { seconds: Math.max(1, Math.round(delayMs / 1000)), attempt };
+    setStatus("offline", notRoomChat ? t("statusNotRoomChat", wait)
+      : gaveUp ? t("statusGaveUp") : t("statusReconnecting", wait));
   },
   onReplaced: () => {
     inbox.clear();

@@ -10,6 +10,8 @@ const PONG_TIMEOUT_MS = 10000;
 /** Longer frames are ignored unparsed: a RoomChat server's largest, a history page, is at
     most 512 KiB (the page's other guest limits are in guard.js). */
 const MAX_FRAME_CHARS = 1024 * 1024;
+/** What a RoomChat server answers on /healthz is small: more is not read. */
+const HEALTH_MAX_BYTES = 64 * 1024;
 
 /** Wait before reconnect try `attempt` (1-based): 1 s doubling up to 30 s, with ±25 % jitter. */
 function backoffDelay(attempt) {
@@ -17,9 +19,45 @@ function backoffDelay(attempt) {
   return Math.min(BACKOFF_MAX_MS, Math.round(base * (0.75 + Math.random() * 0.5)));
 }
 
+/** Whether the server that served this page is a RoomChat server, asked after a websocket
+    try failed before it opened (the browser hides why: a refusal, or an upgrade answered with
+    a web page). "roomchat", "other" (it answers, but not as RoomChat), or "unreachable". */
+async function identifyServer() {
+  let response;
+  try {
+    response = await fetch("/healthz", { cache: "no-store", credentials: "omit" });
+  } catch (err) {
+    return "unreachable";
+  }
+  const reader = response.body?.getReader();
+  const chunks = [];
+  let size = 0;
+  try {
+    while (reader && size <= HEALTH_MAX_BYTES) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      chunks.push(value);
+      size += value.length;
+    }
+  } catch (err) {
+    return "unreachable";
+  } finally {
+    reader?.cancel().catch(() => {});
+  }
+  if (size > HEALTH_MAX_BYTES) return "other";
+  let health = null;
+  try {
+    health = JSON.parse(new TextDecoder().decode(await new Blob(chunks).arrayBuffer()));
+  } catch (err) {
+    return "other";
+  }
+  return health && typeof health === "object" && typeof health.version === "string"
+    && typeof health.status === "string" ? "roomchat" : "other";
+}
+
 /**
  * One logical connection that survives drops.
- * handlers: onOpen(), onFrame(msg), onDown({attempt, delayMs, gaveUp}), onReplaced().
+ * handlers: onOpen(), onFrame(msg), onDown({attempt, delayMs, gaveUp, notRoomChat}), onReplaced().
  * The owner calls markHealthy() once the server accepted the join, which resets the backoff:
  * a socket that opens and is closed again at once still counts as a failed try.
  */
@@ -29,6 +67,7 @@ export class ChatConnection {
     this.ws = null;
     this.wanted = false;
     this.failedTries = 0;
+    this.opened = false;    // the current socket has opened (else a failure is asked about)
     this.reconnectTimer = null;
     this.pingTimer = null;
     this.pongTimer = null;
@@ -83,7 +122,9 @@ export class ChatConnection {
     const url = (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/";
     const ws = new WebSocket(url, [SUBPROTOCOL]);
     this.ws = ws;
+    this.opened = false;
     ws.onopen = () => {
+      this.opened = true;
       this.startHeartbeat();
       this.handlers.onOpen();
     };
@@ -144,8 +185,15 @@ export class ChatConnection {
     const gaveUp = this.failedTries >= TRIES_BEFORE_GIVING_UP_NOTICE;
     const delayMs = gaveUp ? BACKOFF_MAX_MS : backoffDelay(this.failedTries + 1);
     this.failedTries += 1;
-    this.reconnectTimer = setTimeout(() => this.open(), delayMs);
-    this.handlers.onDown({ attempt: this.failedTries, delayMs, gaveUp });
+    const timer = setTimeout(() => this.open(), delayMs);
+    this.reconnectTimer = timer;
+    const down = { attempt: this.failedTries, delayMs, gaveUp, notRoomChat: false };
+    this.handlers.onDown(down);
+    if (this.opened) return;
+    identifyServer().then((kind) => {
+      // Still the same wait: say that this address is not a chat server.
+      if (kind === "other" && this.reconnectTimer === timer) this.handlers.onDown({ ...down, notRoomChat: true });
+    });
   }
 
   cancelReconnect() {

@@ -84,8 +84,10 @@ class WatchedPage:
 
     def unexpected_errors(self) -> list[str]:
         """Console errors, except Chromium's own report of a refused reconnect to our server
-        when the test took the server down."""
-        refused = f"WebSocket connection to '{self.socket_origin}' failed"
+        when the test took the server down (and of the page's look at /healthz that follows
+        a reconnect refused before it opened, see connection.js)."""
+        refused = (f"WebSocket connection to '{self.socket_origin}' failed",
+                   f"Failed to load resource: net::ERR_CONNECTION_REFUSED ({self.origin}/healthz)")
         return [
             error
             for error in self.errors
@@ -158,7 +160,9 @@ def open_page(browser, server, loop):
         page.on("pageerror", lambda error: seen.errors.append(f"pageerror: {error}"))
         page.on(
             "console",
-            lambda message: message.type == "error" and seen.errors.append(message.text),
+            lambda message: message.type == "error" and seen.errors.append(
+                f"{message.text} ({message.location['url']})"
+                if message.text.startswith("Failed to load resource") else message.text),
         )
 
         def on_socket(socket) -> None:

@@ -422,6 +422,7 @@ class MainWindow(QMainWindow):
         self.settings.remember_join(self.connection.url, welcome.room)
         self.lan_rooms.refresh()
         self.model.own_name = welcome.user_id
+        self.view.edit_window = welcome.edit_window
         self.sidebar.own_name = welcome.user_id
         self._members_changed(welcome.members)
         self.composer.set_enabled(True)

@@ -578,7 +578,8 @@ class Hub:
             for record in records:
                 session.send_history(protocol.encode_v1(record))
             return
-        session.send(protocol.encode(Welcome(room.name, member.name, room.names(), member.resume, last_id)))
+        session.send(protocol.encode(Welcome(room.name, member.name, room.names(), member.resume, last_id,
+                                             self._edit_window_ms / 1000)))
         if reset:  # after the welcome: a system line first is how a v1 server greets
             session.send(protocol.encode(protocol.history_reset_notice()))
         for number, page in enumerate(history_pages(records)):

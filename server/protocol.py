@@ -331,6 +331,8 @@ class Welcome:
     members: tuple[str, ...]
     resume: str
     last_id: int
+    edit_window: float | None = None
+    """Seconds after sending during which a message may still be edited or deleted (None: not said)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -668,6 +670,7 @@ def parse_server(text: str | bytes) -> ServerMessage:
                 tuple(str(m) for m in obj.get("members", ())),
                 str(obj.get("resume", "")),
                 int(obj.get("lastId", 0)),
+                _edit_window(obj.get("editWindow")),
             )
         if kind == "history":
             return History(tuple(_record(m) for m in obj["messages"]), bool(obj.get("truncated")))
@@ -736,6 +739,13 @@ def _record_obj(msg: Record, *, with_nonce: bool) -> dict:
     return obj
 
 
+def _edit_window(value: object) -> float | None:
+    """A welcome's ``editWindow``: a number of seconds >= 0; anything else is not said."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < float("inf"):
+        return None
+    return float(value)
+
+
 def encode_record(record: Record, *, with_nonce: bool) -> str:
     """A v2 chat/edit/delete frame; ``with_nonce`` only for the sender's own copy (its acknowledgement)."""
     return _dumps(_record_obj(record, with_nonce=with_nonce))
@@ -773,6 +783,7 @@ def encode(msg: ServerMessage | ClientMessage) -> str:
                 "members": list(msg.members),
                 "resume": msg.resume,
                 "lastId": msg.last_id,
+                **({} if msg.edit_window is None else {"editWindow": msg.edit_window}),
             }
         )
     if isinstance(msg, History):

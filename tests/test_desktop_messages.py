@@ -130,6 +130,32 @@ def test_reply_edit_delete_from_the_context_menu(run, server_thread, windows, ar
     run(scenario())
 
 
+def test_edit_and_delete_are_offered_only_inside_the_servers_edit_window(run, windows, tmp_path):
+    from conftest import make_config
+    from server.thread import ServerThread
+
+    thread = ServerThread(make_config(tmp_path / "data", edit_window=1.0))
+    thread.start()
+    alice = windows("alice")
+
+    async def scenario():
+        fill_and_join(alice, "alice", thread.url)
+        await until(lambda: online(alice))
+        assert alice.view.edit_window == 1.0
+        type_and_enter(alice, "mine")
+        await until(lambda: any(i.content == "mine" and i.id for i in alice.model.items()))
+        labels = [a.text() for a in alice.view.message_menu(item_with(alice, "mine")).actions() if a.text()]
+        assert "Edit" in labels and "Delete" in labels
+        await asyncio.sleep(1.2)
+        labels = [a.text() for a in alice.view.message_menu(item_with(alice, "mine")).actions() if a.text()]
+        assert "Edit" not in labels and "Delete" not in labels and "Reply" in labels
+
+    try:
+        run(scenario())
+    finally:
+        thread.stop()
+
+
 def test_escape_cancels_an_edit_and_refusals_are_said(run, server_thread, windows):
     alice = windows("alice")
 

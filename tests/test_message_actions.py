@@ -268,7 +268,8 @@ def test_the_edit_window_closes(tmp_path):
     try:
 
         async def scenario():
-            alice, _ = await joined(thread.url, "alice")
+            alice, welcome = await joined(thread.url, "alice")
+            assert welcome["editWindow"] == 0.3, "the welcome says how long changes are allowed"
             message = await say(alice, "quick")
             assert (await act(alice, "edit", id=message["id"], content="quicker"))["type"] == "edit"
             await asyncio.sleep(0.4)
@@ -278,6 +279,19 @@ def test_the_edit_window_closes(tmp_path):
         run(scenario())
     finally:
         thread.stop()
+
+
+def test_the_welcome_says_the_default_edit_window_and_clients_read_only_numbers(server_thread):
+    async def scenario():
+        _, welcome = await joined(server_thread.url, "alice")
+        assert welcome["editWindow"] == 24 * 3600
+
+    run(scenario())
+    base = '{"type":"welcome","room":"r","userId":"a","members":[],"resume":"","lastId":0'
+    assert protocol.parse_server(base + ',"editWindow":60}').edit_window == 60
+    for hostile in ('"60"', "true", "-1", "1e999", "null", "[1]"):
+        assert protocol.parse_server(base + f',"editWindow":{hostile}}}').edit_window is None, hostile
+    assert protocol.parse_server(base + "}").edit_window is None
 
 
 def test_bad_edit_and_delete_frames_are_refused(server_thread):

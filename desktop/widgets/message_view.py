@@ -56,6 +56,8 @@ class MessageView(QAbstractItemView):
         self.setMouseTracking(True)
         self.verticalScrollBar().setSingleStep(24)
         self.thumbnails = None  # desktop.thumbnails.Thumbnails, set by desktop.file_actions
+        self.edit_window: float | None = None
+        """Seconds a sender may change a message, from the server's welcome (None: not said)."""
         self.bubbles = BubbleDelegate(self)
         self.bubbles.retryRequested.connect(self.retryRequested)
         self.link_prompt = LinkPrompt(self)
@@ -389,6 +391,13 @@ class MessageView(QAbstractItemView):
             return
         self.message_menu(index.data(Role.ITEM)).popup(event.globalPos())
 
+    def may_still_change(self, item) -> bool:
+        """Whether the server's edit window (told in its welcome) still lets its sender change
+        ``item``: past it, Edit and Delete are not offered (the server would refuse them)."""
+        if self.edit_window is None:
+            return True
+        return time.time() * 1000 - item.timestamp <= self.edit_window * 1000
+
     def message_menu(self, item) -> QMenu:
         """The context menu of one message (built apart so tests can trigger its actions)."""
         menu = QMenu(self)
@@ -398,7 +407,7 @@ class MessageView(QAbstractItemView):
             menu.addSeparator()
             reply = menu.addAction(self.tr("Reply"))
             reply.triggered.connect(lambda: self.replyRequested.emit(item))
-            if item.kind is Kind.OWN:
+            if item.kind is Kind.OWN and self.may_still_change(item):
                 if item.file is None:  # a shared file cannot be edited, only deleted
                     edit = menu.addAction(self.tr("Edit"))
                     edit.triggered.connect(lambda: self.editRequested.emit(item))

@@ -158,6 +158,31 @@ def test_edit_and_delete_own_messages_and_see_others_change_in_place(run, open_p
     run(scenario())
 
 
+def test_edit_and_delete_are_offered_only_inside_the_servers_edit_window(run, open_page, server):
+    server.stop()
+    server.options = {"edit_window": 1.5}
+    server.start_again()
+
+    async def scenario():
+        alice = await open_page()
+        await join(alice.page, "alice")
+        page = alice.page
+        await say(page, "mine")
+        own = page.locator("#log .msg.self", has_text="mine")
+        await expect(own).to_have_attribute("data-status", "delivered")
+        await own.hover()
+        await expect(own.locator(".act-edit")).to_be_visible()
+        await expect(own.locator(".act-delete")).to_be_visible()
+        await page.mouse.move(0, 0)
+        await page.wait_for_timeout(1700)
+        await own.hover()
+        await expect(own.locator(".act-reply")).to_be_visible()
+        await expect(own.locator(".act-edit")).to_be_hidden()
+        await expect(own.locator(".act-delete")).to_be_hidden()
+
+    run(scenario())
+
+
 def test_escape_cancels_an_edit_and_a_refused_edit_says_why(run, open_page, server):
     async def scenario():
         alice, bob = await page_with_peer(open_page, server)

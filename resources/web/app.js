@@ -57,6 +57,7 @@ const state = {
   resume: null,
   lastId: null,         // newest message id seen in this room: `since` on rejoin
   welcomeLastId: null,
+  editWindow: null,     // seconds a sender may change a message (the welcome's editWindow)
   seenIds: new Set(),
   history: null,        // {frame, records, next, render}: the history frame being drawn
   members: [],
@@ -420,6 +421,7 @@ function onWelcome(message) {
     localStorage.setItem(resumeKey(state.name, state.room), message.resume);
   }
   state.welcomeLastId = typeof message.lastId === "number" ? message.lastId : null;
+  state.editWindow = Number.isFinite(message.editWindow) && message.editWindow >= 0 ? message.editWindow : null;
   connection.markHealthy();
   document.body.classList.add("in-room");
   document.body.classList.remove("offline");

@@ -64,7 +64,18 @@ export class MessageActions {
     if (typeof message.edited === "number") this.markEdited(bubble);
     if (typeof message.id === "number" && message.id > 0 && !bubble.querySelector(".msg-actions")) {
       bubble.append(this.toolbar(bubble, own));
+      if (own && Number.isFinite(message.timestamp)) {
+        bubble.addEventListener("pointerenter", () => this.offerChanges(bubble, message.timestamp));
+        this.offerChanges(bubble, message.timestamp);
+      }
     }
+  }
+
+  /** Edit and Delete only while the server's edit window still allows them (it refuses after). */
+  offerChanges(bubble, sent) {
+    const window = this.app.state.editWindow;
+    const open = window === null || Date.now() - sent <= window * 1000;
+    for (const button of bubble.querySelectorAll(".act-edit, .act-delete")) button.hidden = !open;
   }
 
   toolbar(bubble, own) {

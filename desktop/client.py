@@ -6,15 +6,9 @@ speaks v2 (offering the ``roomchat.v2`` subprotocol) and falls back to the seed'
 v1 when the server answers the join with a ``system`` notice. It reconnects on
 its own with exponential backoff, resumes with ``since`` so nothing is lost or
 shown twice, queues what is typed while offline, and detects dead connections
-with an application heartbeat.
-
-Delivery of own messages (v2) is exactly once as long as the server keeps its
-promise that the sender's own copy of a record carries the nonce, history included:
-a message stays in the outbox until a record with its nonce arrives, live or in the
-history after a resume; one written to a connection that dropped before that is
-written again after the reconnect. Against a server whose history dropped nonces it
-would be at least once (a message stored just before the drop would be sent twice).
-On v1 there are no acknowledgements: a message counts as delivered once written.
+with an application heartbeat. Own messages wait in :class:`desktop.outbox.Outbox` until
+the server's record settles them (exactly once on v2; on v1, which has no acknowledgements,
+a message counts as delivered once written); files go through :class:`desktop.transfers.Uploads`.
 """
 
 from __future__ import annotations
@@ -26,7 +20,6 @@ import random
 import secrets
 import ssl
 import time
-from collections import OrderedDict, deque
 from collections.abc import Coroutine
 
 from PySide6.QtCore import QObject, Signal
@@ -36,6 +29,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 from desktop import guard
 from desktop.addresses import normalize_url
 from desktop.failures import Failure, classify, close_failure
+from desktop.outbox import Outbox
 from desktop.session_end import SessionLost, SessionStop, failure_detail
 from desktop.settings import ResumeSecrets
 from desktop.transfers import HttpTarget, Uploads
@@ -48,7 +42,6 @@ from desktop.server_certificates import (
 from desktop.trust import CertificateTrust, link_fingerprint
 from server.protocol import (
     SUBPROTOCOL,
-    Chat,
     ChatRecord,
     Delete,
     DeleteRecord,
@@ -95,11 +88,6 @@ REPLACED_CLOSE_CODE = 4000
 HISTORY_TRUNCATED = "You were away a long time: only the newest 1,000 messages are shown."
 """The notice for a resume whose history the server capped (``truncated``)."""
 
-SEND_BURST = 30
-SEND_WINDOW = 2.0
-"""At most SEND_BURST chats per SEND_WINDOW seconds: a long offline queue is flushed below
-the server's rate limit (20/s, bursts of 40) instead of being refused as rate_limited."""
-
 TYPING_REPEAT = 2.0
 """Seconds between repeated ``typing: true`` frames while someone keeps typing."""
 
@@ -110,15 +98,6 @@ class ConnectionState(enum.Enum):
     ONLINE = "online"
     RECONNECTING = "reconnecting"
     GAVE_UP = "gave_up"
-
-
-@dataclasses.dataclass
-class _Outgoing:
-    """A message of ours the server has not acknowledged yet."""
-
-    record: ChatRecord
-    sent_on: int = 0
-    """Number of the connection it was last written to; 0 = not written yet."""
 
 
 class ChatConnection(QObject):
@@ -141,6 +120,8 @@ class ChatConnection(QObject):
         connectionFailed(Failure name, detail): each failed try or drop, the first one included,
             before the state changes to RECONNECTING (desktop.failures.Failure)
         reconnectScheduled(attempt, delay seconds)
+
+    ``uploads`` (desktop.transfers.Uploads) sends files on this connection and has its own signals.
     """
 
     stateChanged = Signal(str, str)
@@ -205,15 +186,12 @@ class ChatConnection(QObject):
         self._last_id = 0
         self._resume = ""
         self._connection_no = 0
-        self._outbox: OrderedDict[str, _Outgoing] = OrderedDict()
-        self._failed: dict[str, _Outgoing] = {}
+        self._outbox = Outbox()
 
         self._ws: ClientConnection | None = None
         self._dead_reason: str | None = None
         self._pong = asyncio.Event()
         self._wake = asyncio.Event()
-        self._flush_lock = asyncio.Lock()
-        self._recent_sends: deque[float] = deque(maxlen=SEND_BURST)
         self._run_task: asyncio.Task | None = None
         self._teardown: asyncio.Task | None = None
         self._tasks: set[asyncio.Task] = set()
@@ -276,7 +254,7 @@ class ChatConnection(QObject):
     @property
     def pending(self) -> tuple[str, ...]:
         """Nonces of own messages not acknowledged yet, in sending order."""
-        return tuple(self._outbox)
+        return self._outbox.nonces
 
     # Commands from the window --------------------------------------------
 
@@ -326,7 +304,7 @@ class ChatConnection(QObject):
             id=0, room=self._room, sender=self._name, content=content,
             timestamp=int(time.time() * 1000), to=to, nonce=nonce, reply=reply,
         )
-        self._outbox[nonce] = _Outgoing(record)
+        self._outbox.add(record)
         self.pendingAdded.emit(nonce, record)
         self._schedule_flush()
         return nonce
@@ -344,11 +322,10 @@ class ChatConnection(QObject):
 
     def retry(self, nonce: str) -> None:
         """Send a failed message again, as the newest."""
-        entry = self._failed.pop(nonce, None)
-        if entry is None:
+        record = self._outbox.retry(nonce)
+        if record is None:
             return
-        self._outbox[nonce] = _Outgoing(entry.record)
-        self.pendingAdded.emit(nonce, entry.record)
+        self.pendingAdded.emit(nonce, record)
         self._schedule_flush()
 
     def retry_now(self) -> None:
@@ -595,36 +572,11 @@ class ChatConnection(QObject):
 
     async def _flush(self, ws: ClientConnection) -> None:
         """Write every queued message not yet written to this connection, in order."""
-        async with self._flush_lock:
-            for nonce in list(self._outbox):
-                entry = self._outbox.get(nonce)
-                if entry is None or entry.sent_on == self._connection_no or ws is not self._ws:
-                    continue
-                await self._pace()
-                if ws is not self._ws:
-                    return
-                if nonce not in self._outbox:
-                    continue
-                entry.sent_on = self._connection_no
-                record = entry.record
-                try:
-                    reply_to = None if record.reply is None else record.reply.id
-                    await ws.send(encode(Chat(record.content, nonce, record.to, reply_to)))
-                except ConnectionClosed:
-                    return
-                if self._protocol == 1:
-                    del self._outbox[nonce]
-                    self.messageDelivered.emit(
-                        nonce, dataclasses.replace(record, timestamp=int(time.time() * 1000))
-                    )
+        await self._outbox.flush(ws, self._connection_no, lambda: ws is self._ws, self._written)
 
-    async def _pace(self) -> None:
-        """Wait until one more chat fits in SEND_BURST per SEND_WINDOW seconds."""
-        if len(self._recent_sends) == SEND_BURST:
-            wait = self._recent_sends[0] + SEND_WINDOW - time.monotonic()
-            if wait > 0:
-                await asyncio.sleep(wait)
-        self._recent_sends.append(time.monotonic())
+    def _written(self, nonce: str, record: ChatRecord) -> None:
+        if self._protocol == 1 and self._outbox.settle(nonce):  # v1 acknowledges nothing
+            self.messageDelivered.emit(nonce, dataclasses.replace(record, timestamp=int(time.time() * 1000)))
 
     async def _send_quietly(self, text: str) -> None:
         ws = self._ws
@@ -636,12 +588,11 @@ class ChatConnection(QObject):
 
     def _fail_all(self, reason: str) -> None:
         self.uploads.fail_all()
-        for nonce in list(self._outbox):
+        for nonce in self._outbox.nonces:
             self._fail(nonce, reason, None)
 
     def _fail(self, nonce: str, reason: str, code: str | None) -> None:
-        entry = self._outbox.pop(nonce)
-        self._failed[nonce] = entry
+        self._outbox.fail(nonce)
         if code is not None:
             self.messageRefused.emit(nonce, code)
         self.messageFailed.emit(nonce, reason)
@@ -688,8 +639,7 @@ class ChatConnection(QObject):
             if record.id <= self._last_id:
                 return
             self._last_id = record.id
-        if record.nonce is not None and record.nonce in self._outbox:
-            del self._outbox[record.nonce]
+        if record.nonce is not None and self._outbox.settle(record.nonce):
             self.messageDelivered.emit(record.nonce, record)
             return
         self.messageReceived.emit(record)
@@ -704,7 +654,7 @@ class ChatConnection(QObject):
             if record.id <= self._last_id:
                 continue
             self._last_id = record.id
-            if record.nonce is not None and self._outbox.pop(record.nonce, None) is not None:
+            if record.nonce is not None and self._outbox.settle(record.nonce):
                 delivered.append(record)
             else:
                 shown.append(record)

@@ -32,6 +32,26 @@ def sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def random_file(path: Path, size: int) -> str:
+    """Write ``size`` random bytes a MiB at a time (big test files never sit whole in this
+    process: freed big blocks stay in its heap and count against later tests' RSS limits)."""
+    digest = hashlib.sha256()
+    with open(path, "wb") as out:
+        for start in range(0, size, MiB):
+            block = os.urandom(min(MiB, size - start))
+            digest.update(block)
+            out.write(block)
+    return digest.hexdigest()
+
+
+def file_sha(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as source:
+        while block := source.read(MiB):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def server_with(tmp_path: Path, **limits) -> ServerThread:
     thread = ServerThread(make_config(tmp_path / "data", rate_limit=0, files=FileLimits(**limits)))
     thread.start()
@@ -98,7 +118,7 @@ def partial_files(server: ServerThread) -> list[Path]:
 def test_attach_two_files_with_the_non_modal_dialog_they_arrive_byte_identical(run, files_server, windows, tmp_path):
     window = windows("alice")
     first, second = tmp_path / "report.pdf", tmp_path / "notes 2026.txt"
-    first.write_bytes(os.urandom(3 * MiB + 17))
+    random_file(first, 3 * MiB + 17)
     second.write_bytes("第一行\nline two\n".encode())
 
     async def scenario():
@@ -191,7 +211,7 @@ def test_files_dropped_on_the_window_are_sent(run, files_server, windows, tmp_pa
 def test_cancel_stops_the_upload_and_nothing_is_stored(run, slow_server, windows, tmp_path):
     window = windows("alice")
     big = tmp_path / "big.iso"
-    big.write_bytes(os.urandom(24 * MiB))
+    random_file(big, 24 * MiB)
 
     async def scenario():
         bob = await joined_pair(window, slow_server)
@@ -269,9 +289,8 @@ def test_a_private_file_reaches_only_its_addressee_also_through_history(run, fil
 
 def test_an_upload_resumes_where_it_stopped_after_the_connection_drops(run, slow_server, windows, tmp_path):
     window = windows("alice")
-    data = os.urandom(12 * MiB)
     path = tmp_path / "video.mp4"
-    path.write_bytes(data)
+    digest = random_file(path, 12 * MiB)
     progress: list[int] = []
 
     async def scenario():
@@ -285,8 +304,8 @@ def test_an_upload_resumes_where_it_stopped_after_the_connection_drops(run, slow
         await until(lambda: not online(window), what="the drop noticed")
         await until(lambda: online(window), what="reconnected")
         record, = await file_records(bob, 1, timeout=60)
-        assert record["file"]["sha256"] == sha(data)
-        assert await fetch(slow_server.port, record["file"]["url"]) == data
+        assert record["file"]["sha256"] == digest
+        assert sha(await fetch(slow_server.port, record["file"]["url"])) == digest
         resumed = progress[dropped_at:]
         assert resumed and min(resumed) >= at_drop, "went on from the server's offset, not from 0"
         await until(lambda: file_items(window, delivered=True), what="delivered")
@@ -325,7 +344,7 @@ def test_pictures_show_as_thumbnails_files_save_and_open_in_both_languages(run, 
     document = tmp_path / "minutes.odt"
     document.write_bytes(os.urandom(200_000))
     big = tmp_path / "backup.tar"
-    big.write_bytes(os.urandom(40 * MiB))
+    random_file(big, 40 * MiB)
     catcher = UrlCatcher()
     QDesktopServices.setUrlHandler("file", catcher, "open")
 

@@ -5,7 +5,6 @@ own (its own asyncio loop), so the desktop's qasync loop is never stepped by Pla
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import os
 import threading
 import time
@@ -17,7 +16,7 @@ from playwright.async_api import async_playwright, expect  # noqa: E402
 
 from desktop.models import DeliveryState, Kind  # noqa: E402
 from server.files import MiB  # noqa: E402
-from test_desktop_files import file_items, files_server  # noqa: E402,F401
+from test_desktop_files import file_items, file_sha, files_server, random_file  # noqa: E402,F401
 from test_desktop_window import fill_and_join, online, until, windows  # noqa: E402,F401
 from test_web_page import CHROMIUM_ARGS  # noqa: E402
 
@@ -61,16 +60,11 @@ def chromium():
     browser.stop()
 
 
-def sha(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
 def test_fifty_mib_desktop_to_browser_and_browser_to_desktop_keep_their_sha256(run, chromium, files_server,
                                                                                  windows, tmp_path):
     window = windows("alice")
     to_page, from_page = tmp_path / "to-page.bin", tmp_path / "from-page.bin"
-    to_page.write_bytes(os.urandom(50 * MiB))
-    from_page.write_bytes(os.urandom(50 * MiB))
+    to_page_sha, from_page_sha = random_file(to_page, 50 * MiB), random_file(from_page, 50 * MiB)
     origin = files_server.url.replace("ws://", "http://", 1).rstrip("/")
     figures = {}
     state = {}
@@ -114,7 +108,7 @@ def test_fifty_mib_desktop_to_browser_and_browser_to_desktop_keep_their_sha256(r
         started = time.perf_counter()
         await window.files.save(item, saved)
         figures["download"] = time.perf_counter() - started
-        assert item.saved == str(saved) and sha(saved.read_bytes()) == sha(from_page.read_bytes())
+        assert item.saved == str(saved) and file_sha(saved) == from_page_sha
 
         # Desktop -> browser: the page fetches what the desktop sent and hashes it with WebCrypto.
         started = time.perf_counter()
@@ -123,7 +117,7 @@ def test_fifty_mib_desktop_to_browser_and_browser_to_desktop_keep_their_sha256(r
                     timeout=120, what="the desktop's upload stored")
         figures["upload"] = time.perf_counter() - started
         digest = await chromium.call(page_downloads("to-page.bin"))
-        assert digest == sha(to_page.read_bytes())
+        assert digest == to_page_sha
         own, = [i for i in file_items(window) if i.kind is Kind.OWN]
         assert own.state is DeliveryState.DELIVERED and own.file.sha256 == digest
         await chromium.call(state["context"].close())

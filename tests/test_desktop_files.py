@@ -6,8 +6,10 @@ thumbnails painted by the delegate, Save and Open."""
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import hashlib
 import os
+import sys
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -50,6 +52,16 @@ def file_sha(path: Path) -> str:
         while block := source.read(MiB):
             digest.update(block)
     return digest.hexdigest()
+
+
+@pytest.fixture(autouse=True)
+def return_freed_memory():
+    """These tests move hundreds of MiB through this process (client and server threads);
+    glibc keeps freed chunks in per-thread arenas, which later tests would count as the app's
+    RSS. Hand the free pages back after each test."""
+    yield
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 def server_with(tmp_path: Path, **limits) -> ServerThread:

@@ -16,7 +16,13 @@ from playwright.async_api import async_playwright, expect  # noqa: E402
 
 from desktop.models import DeliveryState, Kind  # noqa: E402
 from server.files import MiB  # noqa: E402
-from test_desktop_files import file_items, file_sha, files_server, random_file  # noqa: E402,F401
+from test_desktop_files import (  # noqa: E402,F401
+    file_items,
+    file_sha,
+    files_server,
+    random_file,
+    return_freed_memory,
+)
 from test_desktop_window import fill_and_join, online, until, windows  # noqa: E402,F401
 from test_web_page import CHROMIUM_ARGS  # noqa: E402
 

@@ -16,7 +16,7 @@ from playwright.async_api import async_playwright, expect  # noqa: E402
 
 from desktop.models import DeliveryState, Kind  # noqa: E402
 from server.files import MiB  # noqa: E402
-from test_desktop_files import (  # noqa: E402,F401
+from test_shared_files_desktop import (  # noqa: E402,F401
     file_items,
     file_sha,
     files_server,

@@ -1,7 +1,10 @@
 """Shared files in the desktop app against a real server on loopback, with real files:
 attach (non-modal dialog, several files), paste of a picture, drag and drop, progress and
 Cancel, private files, resume after the connection drops, refusals in plain words,
-thumbnails painted by the delegate, Save and Open."""
+thumbnails painted by the delegate, Save and Open.
+
+(Named to run after tests/test_hostile_host_desktop.py, which holds this test process's RSS
+to 300 MiB: what these transfers leave in the process's heap is not the app's footprint.)"""
 
 from __future__ import annotations
 

@@ -91,6 +91,9 @@ class ClusterRoom(Room):
     def names(self) -> tuple[str, ...]:
         return tuple(sorted(self.everyone.values(), key=str.casefold))
 
+    def occupancy(self) -> int:
+        return len(self.everyone)
+
     def find(self, name: str) -> str | None:
         return self.everyone.get(name_key(name))
 
@@ -332,8 +335,7 @@ class ClusterHub(Hub):
                 self._spawn(self._fill(room))
         if claim.status != "replaced":
             self._announce(room, "join", name, session)
-            if self._on_rooms_changed is not None:
-                self._on_rooms_changed()
+            self._rooms_changed()
 
     async def _release(self, room: str, name: str, secret: str) -> None:
         try:
@@ -420,11 +422,13 @@ class ClusterHub(Hub):
             if key not in room.everyone:
                 room.everyone[key] = name
                 self._announce(room, "join", name, None)
+                self._rooms_changed()
             room.everyone[key] = name
         elif event.kind == "leave":
             if key in room.everyone and key not in room.members:
                 del room.everyone[key]
                 self._announce(room, "leave", name, None)
+                self._rooms_changed()
         elif (
             event.kind == "replace"
             and fields.get("n") == self._node

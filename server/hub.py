@@ -209,6 +209,10 @@ class Room:
     def names(self) -> tuple[str, ...]:
         return tuple(sorted((m.name for m in self.members.values()), key=str.casefold))
 
+    def occupancy(self) -> int:
+        """Members counted in announcements (a cluster room also counts other nodes' members)."""
+        return len(self.members)
+
     def find(self, name: str) -> str | None:
         """The member name ``name`` refers to (any case), or None if nobody of that name is here."""
         member = self.members.get(name_key(name))
@@ -254,9 +258,13 @@ class Hub:
     def room_count(self) -> int:
         return len(self._rooms)
 
+    def _rooms_changed(self) -> None:
+        if self._on_rooms_changed is not None:
+            self._on_rooms_changed()
+
     def occupancy(self) -> dict[str, int]:
         """Member count of every room that has members (what discovery announces)."""
-        return {name: len(room.members) for name, room in self._rooms.items() if room.members}
+        return {name: room.occupancy() for name, room in self._rooms.items() if room.members}
 
     def member_of(self, session: Session) -> Member | None:
         return self._members.get(session)
@@ -316,8 +324,7 @@ class Hub:
         self._greet(member, records, truncated, last_id, reset=reset)
         if not replacing:
             self._announce(room, "join", member.name, member.session)
-            if self._on_rooms_changed is not None:
-                self._on_rooms_changed()
+            self._rooms_changed()
 
     def leave(self, session: Session) -> None:
         """Leave the current room (explicitly, by a second join, or on disconnect)."""
@@ -599,8 +606,7 @@ class Hub:
         room.reindex()
         self._members.pop(member.session, None)
         self._forget_if_idle(room)
-        if self._on_rooms_changed is not None:
-            self._on_rooms_changed()
+        self._rooms_changed()
 
     def _forget_if_idle(self, room: Room) -> None:
         """Drop an empty room unless queued messages still need its id counter."""

@@ -21,8 +21,11 @@ __all__ = ["run_workers"]
 RESTART_DELAY = 1.0
 
 
-def _worker_argv(argv: list[str], node: str) -> list[str]:
-    """The parent's arguments without --workers/--node-id, plus this worker's own."""
+def _worker_argv(argv: list[str], node: str, *, advertise: bool) -> list[str]:
+    """The parent's arguments without --workers/--node-id, plus this worker's own.
+
+    Only one worker (``advertise``) may announce the service on the LAN: the workers are one
+    server on one port, and N announcements would list every room N times."""
     kept: list[str] = []
     skip = False
     for arg in argv:
@@ -34,7 +37,8 @@ def _worker_argv(argv: list[str], node: str) -> list[str]:
             skip = "=" not in arg
             continue
         kept.append(arg)
-    return [sys.executable, "-m", "server", *kept, "--reuse-port", "--node-id", node]
+    return [sys.executable, "-m", "server", *kept, "--reuse-port", "--node-id", node,
+            *(() if advertise else ("--no-advertise",))]
 
 
 def run_workers(args: argparse.Namespace, argv: list[str]) -> int:
@@ -57,7 +61,8 @@ def run_workers(args: argparse.Namespace, argv: list[str]) -> int:
         return 2
     base = args.node_id or f"{socket.gethostname()}-{os.getpid()}"
     nodes = [f"{base}-w{i + 1}" for i in range(args.workers)]
-    children = {node: subprocess.Popen(_worker_argv(argv, node)) for node in nodes}
+    announcer = nodes[0]
+    children = {node: subprocess.Popen(_worker_argv(argv, node, advertise=node == announcer)) for node in nodes}
     stopping = False
 
     def stop(signum, _frame) -> None:
@@ -84,6 +89,6 @@ def run_workers(args: argparse.Namespace, argv: list[str]) -> int:
                 flush=True,
             )
             time.sleep(RESTART_DELAY)
-            children[node] = subprocess.Popen(_worker_argv(argv, node))
+            children[node] = subprocess.Popen(_worker_argv(argv, node, advertise=node == announcer))
     codes = [child.wait() for child in children.values()]
     return 0 if all(code == 0 for code in codes) else 1

@@ -150,6 +150,22 @@ def test_two_apps_and_a_server_find_each_other_over_real_mdns(artifacts):
             assert figures[f"{name}_shown_s_{language}"] < 2.0
 
 
+def test_workers_announce_once_and_count_every_workers_members():
+    """``--workers 2``: one service on the LAN for the one port (each worker announced itself
+    before: the room was listed twice), counting the members of both workers."""
+    problem = _namespace_problem() or (None if shutil.which("redis-server") else "redis-server is not installed")
+    if problem:
+        pytest.skip(problem)
+    command = (f"ip link set lo up && ip link set lo multicast on && "
+               f"exec {sys.executable} {ROOT / 'tests' / 'workers_lan_scenario.py'}")
+    result = subprocess.run(["unshare", "--net", "sh", "-c", command], cwd=ROOT, capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    line = next(line for line in result.stdout.splitlines() if line.startswith("FOUND "))
+    found = json.loads(line.removeprefix("FOUND "))
+    assert list(found.values()) == [[["lobby", 12]]], found
+
+
 def test_live_rooms_come_first_and_recent_servers_fill_in():
     from desktop.addresses import RecentServer
     from desktop.discovery import NetworkHost, entries_for

@@ -465,6 +465,8 @@ def test_a_long_absence_says_older_messages_were_left_out(run, open_page, server
         await expect(
             alice.page.locator("#log .msg.system", has_text="only the newest 1,000 messages")
         ).to_have_count(1)
+        # the history is drawn in slices (frame_queue.js): wait for all of it
+        await expect(alice.page.locator("#log .msg[data-id]")).to_have_count(RESUME_MAX)
         ids = await log_ids(alice.page)
         assert ids == list(range(11, RESUME_MAX + 11))
 

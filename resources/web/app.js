@@ -16,7 +16,7 @@ import { MemberList } from "./member_list.js";
 import { highlightMentions, mentionsName, setupMentionCompletion } from "./mentions.js";
 import { MessageActions } from "./message_actions.js";
 import { SearchPanel } from "./search_panel.js";
-import { LANG, STRINGS, t } from "./strings.js";
+import { LANG, errorText, t } from "./strings.js";
 import { TypingIndicator } from "./typing.js";
 
 const TYPING_RESEND_MS = 2000;
@@ -119,11 +119,6 @@ function setStatus(kind, text) {
 
 function hasControlChars(text) {
   return /[\u0000-\u001f\u007f-\u009f]/.test(text);
-}
-
-function errorText(code) {
-  return t(Object.prototype.hasOwnProperty.call(STRINGS.en.errors, code)
-    ? "errors." + code : "errors.unknown");
 }
 
 /* ---------- static text ---------- */
@@ -596,7 +591,7 @@ const pageParts = { el, state, connection, node, sameName, notice, setPrivate, n
   renderText: appendLinkified, afterComposerChange: onComposerInput };
 const actions = new MessageActions(pageParts);
 const search = new SearchPanel({ ...pageParts, jumpTo: (id) => actions.jumpTo(id) });
-files = new FileTransfers({ ...pageParts, errorText });
+files = new FileTransfers(pageParts);
 applyStaticStrings();
 el.userId.value = localStorage.getItem(STORAGE_NAME) || "";
 el.room.value = localStorage.getItem(STORAGE_ROOM) || "room-1";

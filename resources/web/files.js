@@ -3,7 +3,7 @@
    with progress and Cancel, resumed after a reconnect; file records shown as inline images
    (PNG, JPEG, GIF, WebP, as the server recognised them) or download links. */
 
-import { t } from "./strings.js";
+import { errorText, t } from "./strings.js";
 
 const IMAGE_TYPES = new Set(["image/png", "image/jpeg", "image/gif", "image/webp"]);
 const PARALLEL = 2; // uploads at once (the server allows 4 per connection)
@@ -20,7 +20,7 @@ export function formatSize(size) {
 }
 
 export class FileTransfers {
-  /** parts: el, state, connection, node, notice, newNonce, errorText */
+  /** parts: el, state, connection, node, notice, newNonce */
   constructor(parts) {
     Object.assign(this, parts);
     this.uploads = [];       // {file, name, nonce, to, token, handle, sent, acked, window, chunk, status, view}
@@ -178,7 +178,7 @@ export class FileTransfers {
       }
       upload.status = "failed";
       upload.view.classList.add("failed");
-      this.setProgress(upload, t("failedPrefix") + this.errorText(message.code));
+      this.setProgress(upload, t("failedPrefix") + errorText(message.code));
       upload.view.querySelector(".cancel-upload").textContent = t("dismiss");
       this.startNext();
       return true;

@@ -238,3 +238,9 @@ export function t(key, params) {
   return value.replace(/\{(\w+)\}/g, (whole, name) =>
     params && params[name] !== undefined ? String(params[name]) : whole);
 }
+
+/** What the page says for a server's error code (one it does not know: a general refusal). */
+export function errorText(code) {
+  return t(Object.prototype.hasOwnProperty.call(STRINGS.en.errors, code)
+    ? "errors." + code : "errors.unknown");
+}

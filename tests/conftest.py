@@ -30,6 +30,57 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+class TcpServer:
+    """``asyncio.start_server`` that, on ``close()``, also ends the connections it accepted.
+
+    A stream left to the garbage collector closes itself from whatever thread collects it;
+    on the qasync loop, from a server thread, that fails ("Timers cannot be started from
+    another thread"). So every accepted writer is closed and every handler awaited here."""
+
+    def __init__(self, handler, **options) -> None:
+        self._handler = handler
+        self._options = options
+        self._writers: set[asyncio.StreamWriter] = set()
+        self._tasks: set[asyncio.Task] = set()
+        self._server: asyncio.Server | None = None
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> int:
+        self._server = await asyncio.start_server(self._serve, host, port, **self._options)
+        return self._server.sockets[0].getsockname()[1]
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._writers.add(writer)
+        self._tasks.add(asyncio.current_task())
+        try:
+            await self._handler(reader, writer)
+        finally:
+            writer.close()
+            self._writers.discard(writer)
+            self._tasks.discard(asyncio.current_task())
+
+    def track(self, writer: asyncio.StreamWriter) -> None:
+        """Close ``writer`` (e.g. a handler's own outgoing connection) with the server."""
+        self._writers.add(writer)
+
+    def forget(self, writer: asyncio.StreamWriter) -> None:
+        writer.close()
+        self._writers.discard(writer)
+
+    def abort_connections(self) -> None:
+        for writer in list(self._writers):
+            writer.transport.abort()
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        self.abort_connections()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._server is not None:
+            await self._server.wait_closed()
+
+
 def make_config(data_dir: Path, **overrides) -> ServerConfig:
     """A loopback server config; tests pass overrides for the limits they exercise."""
     options = {"host": "127.0.0.1", "port": 0}

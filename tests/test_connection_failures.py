@@ -19,7 +19,7 @@ from contextlib import asynccontextmanager
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import pytest  # noqa: E402
-from conftest import ChatPeer, free_port, make_config  # noqa: E402
+from conftest import ChatPeer, TcpServer, free_port, make_config  # noqa: E402
 from PySide6.QtCore import QCoreApplication  # noqa: E402
 from test_desktop_client import Member  # noqa: E402
 from test_desktop_window import fill_and_join, until, windows  # noqa: E402, F401 - the fixture
@@ -39,11 +39,11 @@ SHOWN_WITHIN = 2.0
 @asynccontextmanager
 async def tcp_server(handler) -> AsyncIterator[int]:
     """A plain TCP server on a free loopback port; ``handler(reader, writer)`` plays its part."""
-    server = await asyncio.start_server(handler, "127.0.0.1", 0)
+    server = TcpServer(handler)
     try:
-        yield server.sockets[0].getsockname()[1]
+        yield await server.start()
     finally:
-        server.close()
+        await server.close()
 
 
 async def http_page(reader, writer) -> None:

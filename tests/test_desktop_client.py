@@ -17,7 +17,7 @@ from pathlib import Path
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import pytest
-from conftest import free_port, make_config
+from conftest import TcpServer, free_port, make_config
 from websockets.asyncio.server import serve
 
 from desktop.addresses import normalize_url
@@ -132,21 +132,22 @@ class Relay:
         self.port = 0
         self.mute_up = False      # client -> server bytes dropped
         self.mute_down = False    # server -> client bytes dropped
-        self._listener: asyncio.Server | None = None
-        self._writers: list[asyncio.StreamWriter] = []
+        self._listener = TcpServer(self._serve)
 
     async def start(self) -> None:
-        self._listener = await asyncio.start_server(self._serve, "127.0.0.1", self.port)
-        self.port = self._listener.sockets[0].getsockname()[1]
+        self.port = await self._listener.start(port=self.port)
 
     async def _serve(self, client_reader, client_writer) -> None:
         server_reader, server_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
-        self._writers += [client_writer, server_writer]
-        await asyncio.gather(
-            self._pump(client_reader, server_writer, "mute_up"),
-            self._pump(server_reader, client_writer, "mute_down"),
-            return_exceptions=True,
-        )
+        self._listener.track(server_writer)
+        try:
+            await asyncio.gather(
+                self._pump(client_reader, server_writer, "mute_up"),
+                self._pump(server_reader, client_writer, "mute_down"),
+                return_exceptions=True,
+            )
+        finally:
+            self._listener.forget(server_writer)
 
     async def _pump(self, reader, writer, mute: str) -> None:
         try:
@@ -158,16 +159,12 @@ class Relay:
 
     def cut(self) -> None:
         """Reset every relayed connection, as when a cable is pulled and plugged back."""
-        for writer in self._writers:
-            writer.transport.abort()
-        self._writers.clear()
+        self._listener.abort_connections()
         self.mute_up = self.mute_down = False
 
     async def close(self) -> None:
         self.cut()
-        if self._listener is not None:
-            self._listener.close()
-            await self._listener.wait_closed()
+        await self._listener.close()
 
 
 @pytest.mark.parametrize(

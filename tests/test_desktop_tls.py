@@ -8,7 +8,7 @@ import socket
 import ssl
 from pathlib import Path
 
-from conftest import free_port, make_config
+from conftest import TcpServer, free_port, make_config
 from PySide6.QtWidgets import QMessageBox
 from test_desktop_client import Member
 from test_desktop_window import fill_and_join, online, until, windows  # noqa: F401 - the fixture
@@ -126,11 +126,10 @@ class RecordingTLSServer:
         self.context.load_cert_chain(certfile, keyfile)
         self.received = bytearray()
         self.handshakes = 0
-        self._server: asyncio.Server | None = None
+        self._server = TcpServer(self._serve, ssl=self.context)
 
     async def start(self) -> int:
-        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0, ssl=self.context)
-        return self._server.sockets[0].getsockname()[1]
+        return await self._server.start()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.handshakes += 1
@@ -139,12 +138,9 @@ class RecordingTLSServer:
                 self.received += chunk
         except (ConnectionError, ssl.SSLError):
             pass
-        finally:
-            writer.close()
 
     async def close(self) -> None:
-        self._server.close()
-        await self._server.wait_closed()
+        await self._server.close()
 
 
 def test_the_host_keeps_its_certificate_across_restarts_and_links_carry_it(qapp, run, tmp_path):

@@ -30,6 +30,21 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def wait_listening(port: int, proc, timeout: float = 15.0) -> None:
+    """Wait until the server process ``proc`` accepts connections on ``port`` (fail if it exits)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, proc.communicate()
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise AssertionError("server did not listen")
+
+
 class TcpServer:
     """``asyncio.start_server`` that, on ``close()``, also ends the connections it accepted.
 

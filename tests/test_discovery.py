@@ -129,17 +129,23 @@ def _namespace_problem() -> str | None:
     return None
 
 
+def _in_namespace(script: str, tag: str, *args) -> object:
+    """Run tests/``script`` in a network namespace of its own (only loopback, multicast on);
+    return the JSON it printed after ``tag``."""
+    command = (f"ip link set lo up && ip link set lo multicast on && "
+               f"exec {sys.executable} {ROOT / 'tests' / script} {' '.join(map(str, args))}")
+    result = subprocess.run(["unshare", "--net", "sh", "-c", command], cwd=ROOT, capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    line = next(line for line in result.stdout.splitlines() if line.startswith(tag + " "))
+    return json.loads(line.removeprefix(tag + " "))
+
+
 def test_two_apps_and_a_server_find_each_other_over_real_mdns(artifacts):
     problem = _namespace_problem()
     if problem:
         pytest.skip(problem)
-    command = (f"ip link set lo up && ip link set lo multicast on && "
-               f"exec {sys.executable} {ROOT / 'tests' / 'lan_scenario.py'} {artifacts}")
-    result = subprocess.run(["unshare", "--net", "sh", "-c", command], cwd=ROOT, capture_output=True,
-                            text=True, timeout=120)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    line = next(line for line in result.stdout.splitlines() if line.startswith("FIGURES "))
-    figures = json.loads(line.removeprefix("FIGURES "))
+    figures = _in_namespace("lan_scenario.py", "FIGURES", artifacts)
     print("\nmeasured in the namespace:", figures)
     assert figures["server_room_appears_s"] < APPEAR_WITHIN
     assert figures["app_room_appears_s"] < APPEAR_WITHIN
@@ -156,13 +162,7 @@ def test_workers_announce_once_and_count_every_workers_members():
     problem = _namespace_problem() or (None if shutil.which("redis-server") else "redis-server is not installed")
     if problem:
         pytest.skip(problem)
-    command = (f"ip link set lo up && ip link set lo multicast on && "
-               f"exec {sys.executable} {ROOT / 'tests' / 'workers_lan_scenario.py'}")
-    result = subprocess.run(["unshare", "--net", "sh", "-c", command], cwd=ROOT, capture_output=True,
-                            text=True, timeout=120)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    line = next(line for line in result.stdout.splitlines() if line.startswith("FOUND "))
-    found = json.loads(line.removeprefix("FOUND "))
+    found = _in_namespace("workers_lan_scenario.py", "FOUND")
     assert list(found.values()) == [[["lobby", 12]]], found
 
 

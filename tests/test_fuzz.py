@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from conftest import client_frame, free_port, make_config, raw_websocket
+from conftest import client_frame, free_port, make_config, raw_websocket, wait_listening
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from websockets.exceptions import ConnectionClosed
@@ -163,17 +163,6 @@ def _rss_kib(pid: int) -> int:
         return next(int(line.split()[1]) for line in status if line.startswith("VmRSS:"))
 
 
-def _wait_port(port: int, proc: subprocess.Popen) -> None:
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, proc.communicate()
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise AssertionError("server did not listen")
-
 
 def _join(connection: ClientConnection, name: str) -> None:
     connection.send(json.dumps({"type": "join", "userId": name, "room": ROOM}))
@@ -191,7 +180,7 @@ def arena(tmp_path_factory) -> Iterator[Arena]:
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )
     try:
-        _wait_port(port, proc)
+        wait_listening(port, proc)
         arena = Arena(proc, port, _client(port), _client(port, v2=False), _client(port))
         _join(arena.seed_witness, "seed-witness")
         _join(arena.witness, "witness")
@@ -432,7 +421,7 @@ def test_resume_from_zero_by_many_non_readers_stays_within_memory(tmp_path):
     )
     sockets, peak = [], 0
     try:
-        _wait_port(port, proc)
+        wait_listening(port, proc)
         for i in range(25):  # 25 connections that ask for everything and never read (12 MB each)
             sock = raw_websocket(port)
             sock.sendall(client_frame(0x1, json.dumps({"type": "join", "userId": f"r{i}", "room": ROOM, "since": 0}).encode()))

@@ -14,7 +14,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import ChatPeer, client_frame, free_port, make_config, raw_websocket, run
+from conftest import ChatPeer, client_frame, free_port, make_config, raw_websocket, run, wait_listening
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from server.thread import ServerThread
@@ -552,22 +552,11 @@ def _start_headless(tmp_path: Path, port: int, *extra: str) -> subprocess.Popen:
     )
 
 
-def _wait_listening(port: int, proc: subprocess.Popen) -> None:
-    deadline = time.time() + 15
-    while time.time() < deadline:
-        assert proc.poll() is None, proc.communicate()
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise AssertionError("server did not listen")
-
 
 def test_sigterm_closes_clients_with_1001_and_keeps_what_was_acknowledged(tmp_path):
     port = free_port()
     proc = _start_headless(tmp_path, port)
-    _wait_listening(port, proc)
+    wait_listening(port, proc)
 
     async def scenario():
         peer = await ChatPeer.open(f"ws://127.0.0.1:{port}")
@@ -687,7 +676,7 @@ def test_a_member_that_stops_reading_is_closed_and_the_room_goes_on(tmp_path):
     port = free_port()
     proc = _start_headless(tmp_path, port, "--rate-limit", "0")
     try:
-        _wait_listening(port, proc)
+        wait_listening(port, proc)
         stuck = raw_websocket(port, receive_buffer=4096, timeout=None)
     except BaseException:
         proc.kill()

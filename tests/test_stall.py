@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 from adversaries import ADVERSARIES, Adversary, RoundTrips
-from conftest import ARTIFACTS, free_port
+from conftest import ARTIFACTS, free_port, wait_listening
 
 WORST_ROUND_TRIP = 0.050
 """Seconds; a stall this long is felt by people in the room (and 37 s was measured once)."""
@@ -38,7 +38,7 @@ def headless(tmp_path_factory) -> Iterator[tuple[int, int]]:
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )
     try:
-        _wait_listening(port, proc)
+        wait_listening(port, proc)
         yield port, proc.pid
         assert proc.poll() is None, proc.communicate()
     finally:
@@ -48,19 +48,6 @@ def headless(tmp_path_factory) -> Iterator[tuple[int, int]]:
         except subprocess.TimeoutExpired:
             proc.kill()
 
-
-def _wait_listening(port: int, proc: subprocess.Popen) -> None:
-    import socket
-
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, proc.communicate()
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise AssertionError("server did not listen")
 
 
 @pytest.fixture(scope="module")
@@ -108,7 +95,7 @@ def test_the_harness_counts_a_loop_that_waits_without_using_cpu(tmp_path):
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     try:
-        _wait_listening(port, proc)
+        wait_listening(port, proc)
         with RoundTrips(port, pid=proc.pid) as watch:
             time.sleep(0.1)
             os.kill(proc.pid, signal.SIGSTOP)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -27,24 +26,13 @@ from test_cluster import RedisProcess  # noqa: E402
 from zeroconf import IPVersion  # noqa: E402
 from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo, AsyncZeroconf  # noqa: E402
 
-from conftest import ChatPeer, free_port  # noqa: E402
+from conftest import ChatPeer, free_port, wait_listening  # noqa: E402
 from server.advertise import SERVICE_TYPE, decode_txt  # noqa: E402
 
 os.environ.pop("ROOMCHAT_MDNS", None)  # after conftest's "off": this namespace holds only loopback
 
 MEMBERS = 12
 
-
-def wait_listening(port: int, proc: subprocess.Popen) -> None:
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, "the workers exited"
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise AssertionError("the workers did not listen")
 
 
 async def announcements(port: int, seconds: float) -> dict[str, list]:
